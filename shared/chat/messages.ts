@@ -1,0 +1,57 @@
+import type { Events } from '../events.ts';
+import type { ChatMessage, MessageStore } from '../ports/index.ts';
+import type { Rooms } from '../rooms/rooms.ts';
+import type { Sequencer, SendResult } from './sequencer.ts';
+
+export interface HistoryQuery {
+  after?: number | undefined;
+  before?: number | undefined;
+  limit: number;
+}
+
+export interface HistoryPage {
+  messages: ChatMessage[];
+  hasMore: boolean;
+}
+
+/** Chat operations shared by the REST API and the socket, so both keep the same contract. */
+export interface Messaging {
+  send(userId: string, roomId: string, clientMsgId: string, body: string): Promise<SendResult>;
+  history(userId: string, roomId: string, query: HistoryQuery): Promise<HistoryPage>;
+  typing(userId: string, roomId: string): Promise<void>;
+}
+
+export function createMessaging(deps: {
+  rooms: Rooms;
+  store: MessageStore;
+  sequencer: Sequencer;
+  events: Events;
+}): Messaging {
+  const { rooms, store, sequencer, events } = deps;
+  return {
+    async send(userId, roomId, clientMsgId, body) {
+      await rooms.assertCanWrite(roomId, userId);
+      return sequencer.submit({ roomId, senderId: userId, clientMsgId, body });
+    },
+
+    async history(userId, roomId, query) {
+      await rooms.assertMember(roomId, userId);
+      // One extra row tells whether another page exists in the direction of travel.
+      const rows = await store.page(roomId, { ...query, limit: query.limit + 1 });
+      const hasMore = rows.length > query.limit;
+      if (!hasMore) {
+        return { messages: rows, hasMore };
+      }
+      const scrollingBack = query.after === undefined;
+      return {
+        messages: scrollingBack ? rows.slice(1) : rows.slice(0, query.limit),
+        hasMore,
+      };
+    },
+
+    async typing(userId, roomId) {
+      await rooms.assertCanWrite(roomId, userId);
+      await events.toRoom(roomId, { t: 'typing', roomId, userId });
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import * as v from 'valibot';
+
+/** Everything a role reads from its environment, validated once at start-up. */
+export interface AtlasConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Exact Origin values allowed to open WebSockets; a request without Origin is allowed. */
+  allowedOrigins: readonly string[];
+  /** Trust X-Forwarded-For from the load balancer for client addresses. */
+  trustProxy: boolean;
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  /** PEM-free private JWK (JSON) for signing; generated into dataDir when absent. */
+  signingKeyJwk: string | undefined;
+  /** Most WebSocket connections this node accepts; the rest get 503 over_capacity. */
+  maxConnections: number;
+  /** Outgoing bytes buffered for one socket before it is closed as a slow consumer. */
+  maxSocketBufferBytes: number;
+  heartbeatMs: number;
+  presenceTtlMs: number;
+  logLevel: string;
+}
+
+const intFrom = (fallback: number, min: number, max: number) =>
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.transform(Number),
+    v.number(),
+    v.integer(),
+    v.minValue(min),
+    v.maxValue(max),
+  );
+
+const EnvSchema = v.object({
+  HOST: v.optional(v.string(), '127.0.0.1'),
+  PORT: intFrom(8080, 0, 65535),
+  ATLAS_DATA_DIR: v.optional(v.string(), './data'),
+  ATLAS_ALLOWED_ORIGINS: v.optional(v.string(), ''),
+  ATLAS_TRUST_PROXY: v.optional(v.picklist(['0', '1', 'true', 'false']), '0'),
+  ATLAS_JWT_ISSUER: v.optional(v.string(), 'atlas'),
+  ATLAS_JWT_AUDIENCE: v.optional(v.string(), 'atlas'),
+  ATLAS_ACCESS_TOKEN_TTL_SECONDS: intFrom(900, 5, 86_400),
+  ATLAS_REFRESH_TOKEN_TTL_SECONDS: intFrom(30 * 86_400, 60, 365 * 86_400),
+  ATLAS_SIGNING_KEY: v.optional(v.string()),
+  ATLAS_MAX_CONNECTIONS: intFrom(15_000, 1, 19_000),
+  ATLAS_MAX_SOCKET_BUFFER_BYTES: intFrom(1 << 20, 1024, 64 << 20),
+  ATLAS_HEARTBEAT_MS: intFrom(25_000, 100, 600_000),
+  ATLAS_PRESENCE_TTL_MS: intFrom(60_000, 1_000, 3_600_000),
+  LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
+});
+
+/** Reads the configuration; a bad value is a deployment mistake and fails with a TypeError. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AtlasConfig {
+  const parsed = v.safeParse(EnvSchema, env);
+  if (!parsed.success) {
+    const problems = parsed.issues
+      .map((issue) => `${v.getDotPath(issue) ?? '?'}: ${issue.message}`)
+      .join('; ');
+    throw new TypeError(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.output;
+  const port = e.PORT;
+  return {
+    host: e.HOST,
+    port,
+    dataDir: e.ATLAS_DATA_DIR,
+    allowedOrigins: e.ATLAS_ALLOWED_ORIGINS.split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin.length > 0),
+    trustProxy: e.ATLAS_TRUST_PROXY === '1' || e.ATLAS_TRUST_PROXY === 'true',
+    issuer: e.ATLAS_JWT_ISSUER,
+    audience: e.ATLAS_JWT_AUDIENCE,
+    accessTokenTtlSeconds: e.ATLAS_ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: e.ATLAS_REFRESH_TOKEN_TTL_SECONDS,
+    signingKeyJwk: e.ATLAS_SIGNING_KEY,
+    maxConnections: e.ATLAS_MAX_CONNECTIONS,
+    maxSocketBufferBytes: e.ATLAS_MAX_SOCKET_BUFFER_BYTES,
+    heartbeatMs: e.ATLAS_HEARTBEAT_MS,
+    presenceTtlMs: e.ATLAS_PRESENCE_TTL_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,46 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { AccessClaims } from '../auth/access-tokens.ts';
+import { AppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { createErrorHandler, errorResponse, notFound } from './errors.ts';
+
+export interface ApiEnv {
+  Variables: {
+    auth: AccessClaims;
+    requestId: string;
+  };
+}
+
+export type Authenticate = (token: string) => Promise<AccessClaims>;
+
+/** A Hono app with the shared error mapping, request ids and JSON 404s. */
+export function createApiApp(logger: Logger): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  app.use(async function assignRequestId(c, next) {
+    const given = c.req.header('x-request-id');
+    const requestId = given && /^[\w-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+    c.set('requestId', requestId);
+    c.header('X-Request-Id', requestId);
+    await next();
+  });
+  app.onError(
+    createErrorHandler((error, c) => {
+      logger.error({ err: error, request_id: c.get('requestId'), path: c.req.path }, 'request failed');
+    }),
+  );
+  app.notFound(notFound);
+  return app;
+}
+
+/** Requires `Authorization: Bearer <access token>` and exposes the claims as `c.var.auth`. */
+export function requireAuth(authenticate: Authenticate): MiddlewareHandler<ApiEnv> {
+  return async function authenticated(c, next) {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match?.[1]) {
+      return errorResponse(c, new AppError('unauthorized', 'missing bearer token'));
+    }
+    c.set('auth', await authenticate(match[1]));
+    await next();
+  };
+}

@@ -1,0 +1,58 @@
+import * as v from 'valibot';
+import { codePointLength, isWellFormedUnicode } from './encoding.ts';
+import { isId } from './ids.ts';
+
+/** Validation shared by REST and socket frames, so both refuse the same input the same way. */
+export const IdSchema = v.pipe(v.string(), v.check(isId, 'must be an id'));
+
+export const wellFormed = v.check<string, string>(
+  isWellFormedUnicode,
+  'must be well-formed Unicode (no lone surrogates)',
+);
+
+export const MAX_BODY_CHARACTERS = 4000;
+
+export const MessageBodySchema = v.pipe(
+  v.string(),
+  wellFormed,
+  v.check((text) => codePointLength(text) >= 1, 'must not be empty'),
+  v.check(
+    (text) => codePointLength(text) <= MAX_BODY_CHARACTERS,
+    `must be at most ${MAX_BODY_CHARACTERS} characters`,
+  ),
+);
+
+export const ClientMsgIdSchema = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_\-:.]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ - : .'),
+);
+
+export const SeqSchema = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
+
+export const UsernameSchema = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_]{3,32}$/, 'must be 3-32 letters, digits or _'),
+);
+
+export const PasswordSchema = v.pipe(
+  v.string(),
+  wellFormed,
+  v.minLength(8, 'must be at least 8 characters'),
+  v.maxLength(256, 'must be at most 256 characters'),
+);
+
+export const DisplayNameSchema = v.pipe(
+  v.string(),
+  wellFormed,
+  v.trim(),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(64, 'must be at most 64 characters'),
+);
+
+export const RoomNameSchema = v.pipe(
+  v.string(),
+  wellFormed,
+  v.trim(),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(100, 'must be at most 100 characters'),
+);

@@ -1,0 +1,104 @@
+import { createAccessTokenSigner, createAccessTokenVerifier, type AccessClaims } from './auth/access-tokens.ts';
+import { createAccounts, type Accounts } from './auth/accounts.ts';
+import { loadOrCreateSigningKeys, signingKeysFromJson, type SigningKeys } from './auth/keys.ts';
+import { createPasswordHasher } from './auth/passwords.ts';
+import { createSessions, type Sessions } from './auth/sessions.ts';
+import { createMessaging, type Messaging } from './chat/messages.ts';
+import { createSequencer } from './chat/sequencer.ts';
+import type { AtlasConfig } from './config.ts';
+import { AppError } from './errors.ts';
+import { createEvents, type Events } from './events.ts';
+import type { Logger } from './log.ts';
+import type { Platform } from './ports/index.ts';
+import { createRooms, type Rooms } from './rooms/rooms.ts';
+import { createSocial } from './social/social.ts';
+import type { Social } from './social/types.ts';
+
+/** The domain services every role is built from; each role uses the parts it needs. */
+export interface Services {
+  config: AtlasConfig;
+  platform: Platform;
+  logger: Logger;
+  keys: SigningKeys;
+  accounts: Accounts;
+  sessions: Sessions;
+  signAccessToken: (userId: string, sessionId: string) => Promise<string>;
+  /** Verifies an access token and that its login was not revoked. */
+  authenticate: (token: string) => Promise<AccessClaims>;
+  events: Events;
+  rooms: Rooms;
+  social: Social;
+  messaging: Messaging;
+}
+
+/** How long a "login active / revoked" answer may be served from cache. */
+const SESSION_STATE_CACHE_SECONDS = 3600;
+
+export async function createServices(
+  config: AtlasConfig,
+  platform: Platform,
+  logger: Logger,
+): Promise<Services> {
+  const keys = config.signingKeyJwk
+    ? await signingKeysFromJson(config.signingKeyJwk)
+    : await loadOrCreateSigningKeys(config.dataDir);
+  const report = (error: unknown) => logger.error({ err: error }, 'event publish failed');
+  const events = createEvents(platform.pubsub, report);
+  const hasher = createPasswordHasher({ concurrency: 2, maxQueued: 64 });
+  const accounts = createAccounts(platform.sql, hasher, platform.limiter, platform.cache);
+  const sessions = createSessions({
+    sql: platform.sql,
+    cache: platform.cache,
+    refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    stateCacheSeconds: SESSION_STATE_CACHE_SECONDS,
+    onRevoked: (userId, sessionId) => events.toUser(userId, { t: 'revoked', sessionId }),
+  });
+  const tokenSettings = {
+    issuer: config.issuer,
+    audience: config.audience,
+    ttlSeconds: config.accessTokenTtlSeconds,
+  };
+  const signAccessToken = createAccessTokenSigner(keys.privateKey, keys.kid, tokenSettings);
+  const verifyAccessToken = createAccessTokenVerifier(keys.publicKey, tokenSettings);
+  const rooms = createRooms({
+    sql: platform.sql,
+    cache: platform.cache,
+    store: platform.messageStore,
+    events,
+  });
+  const social = createSocial({
+    sql: platform.sql,
+    cache: platform.cache,
+    presence: platform.presence,
+    events,
+    rooms,
+  });
+  const sequencer = createSequencer({
+    log: platform.messageLog,
+    store: platform.messageStore,
+    onAccepted: (message) => void events.toRoom(message.roomId, { t: 'message', message }),
+    onStoreError: (error) => logger.error({ err: error }, 'message store write failed'),
+  });
+  const messaging = createMessaging({ rooms, store: platform.messageStore, sequencer, events });
+
+  return {
+    config,
+    platform,
+    logger,
+    keys,
+    accounts,
+    sessions,
+    signAccessToken,
+    async authenticate(token) {
+      const claims = await verifyAccessToken(token);
+      if (!(await sessions.isActive(claims.sessionId))) {
+        throw new AppError('token_revoked', 'this login was logged out');
+      }
+      return claims;
+    },
+    events,
+    rooms,
+    social,
+    messaging,
+  };
+}
