@@ -4,12 +4,14 @@
 # usage: cassandra.sh install|start|launch|wait|stop|status|clean
 #        cassandra.sh cql [QUERY]   run one CQL statement (default: release_version)
 set -euo pipefail
-# shellcheck source=local/services/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CASSANDRA_VERSION="${ATLAS_CASSANDRA_VERSION:-5.0.9}"
 CASSANDRA_HEAP="${ATLAS_CASSANDRA_HEAP:-1G}"
 CASSANDRA_READY_TIMEOUT="${ATLAS_CASSANDRA_READY_TIMEOUT:-180}"
+# Extra JVM options for the node, split on spaces.
+read -r -a CASSANDRA_EXTRA_OPTS <<<"${ATLAS_CASSANDRA_JAVA_OPTS:-}"
 
 CASSANDRA_LIB="$ATLAS_CACHE_DIR/cassandra-$CASSANDRA_VERSION"
 CASSANDRA_DIR="$ATLAS_SERVICES_DIR/cassandra"
@@ -125,8 +127,9 @@ cmd_launch() {
   fi
   echo "---- start $(date -Is)" >>"$CASSANDRA_OUT"
   echo "---- start $(date -Is)" >>"$CASSANDRA_LOG"
+  cds_opts "$CASSANDRA_LIB"
   spawn "$CASSANDRA_DIR" "$CASSANDRA_PID" "$CASSANDRA_OUT" "${nolock[@]}" java \
-    "-Xms$CASSANDRA_HEAP" "-Xmx$CASSANDRA_HEAP" -Xss256k \
+    "-Xms$CASSANDRA_HEAP" "-Xmx$CASSANDRA_HEAP" -Xss256k ${CDS_OPTS[@]+"${CDS_OPTS[@]}"} \
     -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m \
     -XX:G1RSetUpdatingPauseTimePercent=5 -XX:MaxGCPauseMillis=300 -XX:InitiatingHeapOccupancyPercent=70 \
     -XX:+PerfDisableSharedMem -XX:+ExitOnOutOfMemoryError -XX:ErrorFile="$CASSANDRA_DIR/hs_err_%p.log" \
@@ -143,16 +146,24 @@ cmd_launch() {
     -Dcassandra.skip_wait_for_gossip_to_settle=0 \
     -Dcassandra.initial_token=0 \
     -Dcassandra.superuser_setup_delay_ms=0 \
+    -Dcassandra.shutdown_announce_in_ms=0 \
+    -Dcassandra.test.messagingService.nonGracefulShutdown=true \
+    ${CASSANDRA_EXTRA_OPTS[@]+"${CASSANDRA_EXTRA_OPTS[@]}"} \
     -cp "$CASSANDRA_LIB/*" org.apache.cassandra.service.CassandraDaemon
   log "cassandra: launched (pid $(pid_of "$CASSANDRA_PID"))"
+}
+
+show_out() {
+  log "cassandra: last lines of $CASSANDRA_OUT:"
+  tail -n 15 "$CASSANDRA_OUT" >&2 || true
 }
 
 cmd_wait() {
   local start
   start="$(now_s)"
-  running || die "cassandra: not running (see $CASSANDRA_OUT)"
+  running || { show_out; die "cassandra: not running"; }
   wait_until cassandra "$CASSANDRA_READY_TIMEOUT" "$(pid_of "$CASSANDRA_PID")" "$CASSANDRA_LOG" ready ||
-    die "cassandra: not ready"
+    { show_out; die "cassandra: not ready"; }
   log "cassandra: ready on 127.0.0.1:$ATLAS_CASSANDRA_PORT (waited $(elapsed "$start")s, pid $(pid_of "$CASSANDRA_PID"))"
 }
 
@@ -172,6 +183,7 @@ cmd_stop() {
     return 0
   fi
   stop_pid "$(pid_of "$CASSANDRA_PID")" cassandra 60
+  cds_finish "$CASSANDRA_LIB"
   rm -f "$CASSANDRA_PID"
   log "cassandra: stopped"
 }

@@ -5,7 +5,7 @@
 #        kafka.sh run CLASS [ARGS...]   run a Kafka tool class, e.g. org.apache.kafka.tools.TopicCommand
 #        kafka.sh topics [ARGS...]      TopicCommand against this broker
 set -euo pipefail
-# shellcheck source=local/services/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KAFKA_VERSION="${ATLAS_KAFKA_VERSION:-4.4.0}"
@@ -13,6 +13,8 @@ LOG4J_VERSION="${ATLAS_LOG4J_VERSION:-2.26.1}"
 SLF4J_VERSION="${ATLAS_SLF4J_VERSION:-2.0.17}"
 KAFKA_HEAP="${ATLAS_KAFKA_HEAP:-512m}"
 KAFKA_READY_TIMEOUT="${ATLAS_KAFKA_READY_TIMEOUT:-120}"
+# Extra JVM options for the broker, split on spaces.
+read -r -a KAFKA_EXTRA_OPTS <<<"${ATLAS_KAFKA_JAVA_OPTS:-}"
 
 KAFKA_LIB="$ATLAS_CACHE_DIR/kafka-$KAFKA_VERSION-log4j-$LOG4J_VERSION"
 KAFKA_DIR="$ATLAS_SERVICES_DIR/kafka"
@@ -121,12 +123,14 @@ cmd_launch() {
   ensure_port_free "$ATLAS_KAFKA_PORT" kafka
   ensure_port_free "$ATLAS_KAFKA_CONTROLLER_PORT" kafka-controller
   echo "---- start $(date -Is)" >>"$KAFKA_LOG"
+  cds_opts "$KAFKA_LIB"
   spawn "$KAFKA_DIR" "$KAFKA_PID" "$KAFKA_LOG" java \
-    "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" ${CDS_OPTS[@]+"${CDS_OPTS[@]}"} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
     -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
     -Dkafka.logs.dir="$KAFKA_DIR" \
+    ${KAFKA_EXTRA_OPTS[@]+"${KAFKA_EXTRA_OPTS[@]}"} \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_PROPS"
   log "kafka: launched (pid $(pid_of "$KAFKA_PID"))"
 }
@@ -134,7 +138,7 @@ cmd_launch() {
 cmd_wait() {
   local start
   start="$(now_s)"
-  running || die "kafka: not running (see $KAFKA_LOG)"
+  running || { tail -n 30 "$KAFKA_LOG" >&2; die "kafka: not running"; }
   wait_until kafka "$KAFKA_READY_TIMEOUT" "$(pid_of "$KAFKA_PID")" "$KAFKA_LOG" ready || die "kafka: not ready"
   log "kafka: ready on 127.0.0.1:$ATLAS_KAFKA_PORT (waited $(elapsed "$start")s, pid $(pid_of "$KAFKA_PID"))"
 }
@@ -155,6 +159,7 @@ cmd_stop() {
     return 0
   fi
   stop_pid "$(pid_of "$KAFKA_PID")" kafka 60
+  cds_finish "$KAFKA_LIB"
   rm -f "$KAFKA_PID"
   log "kafka: stopped"
 }

@@ -3,7 +3,7 @@
 # usage: postgres.sh install|start|stop|status|clean|psql [ARGS...]
 # Database and user: atlas / atlas, password atlas (ATLAS_PG_DB, ATLAS_PG_USER, ATLAS_PG_PASSWORD).
 set -euo pipefail
-# shellcheck source=local/services/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_BIN="${ATLAS_PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -18,7 +18,7 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 
 as_pg() {
   if is_root; then
-    runuser -u "$PG_OS_USER" -- "$@"
+    (cd / && runuser -u "$PG_OS_USER" -- "$@")
   else
     "$@"
   fi
@@ -40,7 +40,7 @@ choose_pg_home() {
   [ -f "$PG_DIR/location" ] && return 0
   is_root || return 0
   chown "$PG_OS_USER:" "$PG_DIR"
-  if ! runuser -u "$PG_OS_USER" -- test -w "$PG_DIR"; then
+  if ! (cd / && runuser -u "$PG_OS_USER" -- test -w "$PG_DIR"); then
     local home sum
     home="$(getent passwd "$PG_OS_USER" | cut -d: -f6)"
     sum="$(printf '%s' "$PG_DIR" | cksum | cut -d' ' -f1)"

@@ -2,7 +2,7 @@
 # Redis 7 test server on 127.0.0.1:$ATLAS_REDIS_PORT (default 56379), no persistence.
 # usage: redis.sh install|start|stop|status|clean|cli [ARGS...]
 set -euo pipefail
-# shellcheck source=local/services/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REDIS_DIR="$ATLAS_SERVICES_DIR/redis"

@@ -1,9 +1,10 @@
-import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { hash, verify } from '@node-rs/argon2';
 import { AppError } from '../errors.ts';
 
 /** OWASP minimum for argon2id: 19 MiB of memory, two passes, one lane. */
 const ARGON2ID_OPTIONS = {
-  algorithm: Algorithm.Argon2id,
+  // Algorithm.Argon2id; the package exports it as a const enum, which isolated modules cannot read.
+  algorithm: 2,
   memoryCost: 19_456,
   timeCost: 2,
   parallelism: 1,

@@ -50,8 +50,9 @@ export interface MessageStore {
   /** Idempotent upsert keyed by (roomId, seq); also records (roomId, clientMsgId) -> seq. */
   put(messages: readonly ChatMessage[]): Promise<void>;
   /**
-   * Messages in ascending seq order. With `before` (and no `after`) it returns the newest
-   * `limit` messages below it; otherwise the oldest `limit` messages above `after`.
+   * Messages in ascending seq order. Without `after` it returns the newest `limit` messages
+   * (below `before` when given): the latest page, or scrolling back. With `after` it returns the
+   * oldest `limit` messages above it (below `before` when given): catching up.
    */
   page(roomId: string, query: PageQuery): Promise<ChatMessage[]>;
   /** The newest message of each room that has one. */

@@ -21,7 +21,10 @@ export interface WebSocketLike {
   onerror: Handler<unknown> | null;
 }
 
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+export type WebSocketConstructor = new (
+  url: string,
+  protocols?: string | string[],
+) => WebSocketLike;
 
 export const CLOSE_CODES = {
   goingAway: 1001,
@@ -120,8 +123,8 @@ export class RealtimeConnection {
     }
   }
 
-  stop(): void {
-    this.#finish('closed');
+  stop(reason: StopReason = 'closed'): void {
+    this.#finish(reason);
   }
 
   #now(): number {
@@ -284,14 +287,17 @@ export class RealtimeConnection {
     if (expiresAtMs === undefined || !refresher) {
       return;
     }
-    this.#renewTimer = setTimeout(async () => {
-      try {
-        const accessToken = await refresher();
-        this.send({ type: 'auth', accessToken, ref: 'auth' });
-      } catch {
-        // The server closes with 4001 at expiry; the reconnect path refreshes again.
-      }
-    }, renewDelayMs(expiresAtMs, this.#now()));
+    this.#renewTimer = setTimeout(
+      async () => {
+        try {
+          const accessToken = await refresher();
+          this.send({ type: 'auth', accessToken, ref: 'auth' });
+        } catch {
+          // The server closes with 4001 at expiry; the reconnect path refreshes again.
+        }
+      },
+      renewDelayMs(expiresAtMs, this.#now()),
+    );
   }
 
   #detach(): void {

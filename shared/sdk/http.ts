@@ -62,11 +62,21 @@ export class AtlasHttp {
   // --- auth (no token) ---
 
   register(input: { username: string; password: string; displayName?: string }) {
-    return this.#call<AuthResult>({ method: 'POST', path: '/auth/register', body: input, anonymous: true });
+    return this.#call<AuthResult>({
+      method: 'POST',
+      path: '/auth/register',
+      body: input,
+      anonymous: true,
+    });
   }
 
   login(input: { username: string; password: string }) {
-    return this.#call<AuthResult>({ method: 'POST', path: '/auth/login', body: input, anonymous: true });
+    return this.#call<AuthResult>({
+      method: 'POST',
+      path: '/auth/login',
+      body: input,
+      anonymous: true,
+    });
   }
 
   refresh(refreshToken: string) {
@@ -76,7 +86,12 @@ export class AtlasHttp {
 
   logout(refreshToken: string) {
     const body = { refreshToken };
-    return this.#call<{ ok: true }>({ method: 'POST', path: '/auth/logout', body, anonymous: true });
+    return this.#call<{ ok: true }>({
+      method: 'POST',
+      path: '/auth/logout',
+      body,
+      anonymous: true,
+    });
   }
 
   jwks() {
@@ -290,4 +305,3 @@ function errorFromResponse(response: Response, payload: unknown): AtlasApiError 
   }
   return new AtlasApiError('bad_response', `HTTP ${response.status}`, response.status, retryAfter);
 }
-

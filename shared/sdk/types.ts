@@ -47,8 +47,8 @@ export interface Room {
   unread: number;
   lastMessage: ChatMessage | null;
   createdAt: string;
-  /** DMs only: the other member's id. */
-  peerId?: string;
+  /** DMs: the other member's id; null (or absent) for groups. */
+  peerId?: string | null;
 }
 
 /** A room member as returned by `GET /api/rooms/:id`; `readSeq` only if the server provides it. */

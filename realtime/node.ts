@@ -1,0 +1,225 @@
+import crossws, { type NodeAdapter } from 'crossws/adapters/node';
+import type { Peer } from 'crossws';
+import { AppError, isAppError } from '../shared/errors.ts';
+import type { Services } from '../shared/services.ts';
+import { CloseCode } from './close-codes.ts';
+import { Connection, type ConnectionLimits } from './connection.ts';
+import { Hub } from './hub.ts';
+import { handleFrame } from './handlers.ts';
+import { authenticateUpgrade, isOriginAllowed } from './upgrade.ts';
+import { createPresenceTracker } from './presence-tracker.ts';
+
+/** Largest frame accepted from a client; larger ones close the socket with 1009. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/** With `?sync=1` a client promises a sync first; live events wait for it at most this long. */
+const SYNC_HOLD_MS = 10_000;
+
+const DEFAULT_LIMITS: Omit<ConnectionLimits, 'maxBufferedBytes'> = {
+  sendsPerSecond: 20,
+  sendBurst: 40,
+  framesPerSecond: 50,
+  frameBurst: 100,
+};
+
+export interface RealtimeNode {
+  adapter: NodeAdapter;
+  hub: Hub;
+  /** Connections open or being opened. */
+  readonly load: number;
+  /** Closes every connection with "going away" in batches; resolves when all are gone. */
+  drain(batchSize?: number, pauseMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface PeerContext {
+  connection?: Connection;
+  userId?: string;
+  sessionId?: string;
+  expiresAt?: number;
+  holdForSync?: boolean;
+}
+
+function contextOf(peer: Peer): PeerContext {
+  return peer.context as PeerContext;
+}
+
+export function createRealtimeNode(services: Services, nodeId: string): RealtimeNode {
+  const { config, platform, rooms, logger } = services;
+  const hub = new Hub(platform.pubsub, rooms, logger);
+  const presence = createPresenceTracker(services, hub, nodeId);
+  const limits: ConnectionLimits = { ...DEFAULT_LIMITS, maxBufferedBytes: config.maxSocketBufferBytes };
+  let upgrading = 0;
+  let draining = false;
+  let gaps = 0;
+
+  platform.pubsub.onReconnect(() => {
+    for (const channel of hub.channels()) {
+      platform.pubsub.subscribe(channel).catch((error: unknown) => logger.error({ err: error }, 'resubscribe failed'));
+    }
+  });
+
+  const adapter = crossws({
+    serverOptions: { maxPayload: MAX_FRAME_BYTES },
+    handleProtocols: (offered) => (offered.has('atlas.v1') ? 'atlas.v1' : false),
+    hooks: {
+      async upgrade(request) {
+        if (draining || hub.connectionCount + upgrading >= config.maxConnections) {
+          return refusal(new AppError('over_capacity', 'this node is full, try another', 1));
+        }
+        if (!isOriginAllowed(request, config.allowedOrigins)) {
+          return refusal(new AppError('origin_not_allowed', 'origin not allowed'));
+        }
+        upgrading++;
+        try {
+          const claims = await authenticateUpgrade(request, services.authenticate);
+          const holdForSync = new URL(request.url).searchParams.get('sync') === '1';
+          return { context: { ...claims, holdForSync } satisfies PeerContext };
+        } catch (error) {
+          return refusal(isAppError(error) ? error : new AppError('internal', 'internal error'));
+        } finally {
+          upgrading--;
+        }
+      },
+
+      async open(peer) {
+        const context = contextOf(peer);
+        if (!context.userId || !context.sessionId || context.expiresAt === undefined) {
+          peer.close(CloseCode.internalError, 'no session');
+          return;
+        }
+        const connection = new Connection(
+          peer.id,
+          peer,
+          context.userId,
+          context.sessionId,
+          context.expiresAt,
+          limits,
+          platform.messageStore,
+          () => gaps++,
+        );
+        context.connection = connection;
+        connection.expireAt(context.expiresAt);
+        try {
+          await hub.addUser(connection);
+          const roomIds = await rooms.roomIdsOf(connection.userId);
+          const heads = await platform.messageStore.latest(roomIds);
+          for (const roomId of roomIds) {
+            connection.joinRoom(roomId, heads.get(roomId)?.seq ?? 0, context.holdForSync === true);
+            await hub.addRoom(connection, roomId);
+          }
+          if (context.holdForSync) {
+            connection.holdFor(SYNC_HOLD_MS);
+          }
+          connection.send({
+            type: 'hello',
+            userId: connection.userId,
+            connectionId: connection.id,
+            expiresAt: new Date(connection.expiresAt * 1000).toISOString(),
+            heartbeatMs: config.heartbeatMs,
+          });
+          await presence.opened(connection);
+        } catch (error) {
+          logger.error({ err: error, user_id: connection.userId }, 'connection setup failed');
+          connection.close(CloseCode.internalError, 'setup failed');
+        }
+      },
+
+      async message(peer, message) {
+        const connection = contextOf(peer).connection;
+        if (!connection || connection.closing) {
+          return;
+        }
+        if (!connection.frames.take()) {
+          connection.sendError('rate_limited', 'too many frames', undefined);
+          return;
+        }
+        let text: string;
+        try {
+          text = message.text();
+        } catch {
+          connection.sendError('validation_failed', 'frames must be UTF-8 JSON text', undefined);
+          return;
+        }
+        await handleFrame(services, connection, text);
+      },
+
+      pong(peer) {
+        const connection = contextOf(peer).connection;
+        if (connection) {
+          connection.alive = true;
+        }
+      },
+
+      async close(peer) {
+        const connection = contextOf(peer).connection;
+        if (!connection) {
+          return;
+        }
+        connection.closing = true;
+        connection.dispose();
+        hub.remove(connection);
+        await presence.closed(connection);
+      },
+
+      error(peer, error) {
+        logger.warn({ err: error, peer_id: peer.id }, 'socket error');
+      },
+    },
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const connection of hub.connections()) {
+      if (!connection.alive) {
+        connection.peer.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.peer.ping();
+    }
+  }, config.heartbeatMs);
+  heartbeat.unref();
+
+  async function drain(batchSize = 500, pauseMs = 50): Promise<void> {
+    draining = true;
+    for (;;) {
+      const batch = [...hub.connections()].filter((c) => !c.closing).slice(0, batchSize);
+      if (batch.length === 0) {
+        return;
+      }
+      for (const connection of batch) {
+        connection.close(CloseCode.goingAway, 'server going away, reconnect');
+      }
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+
+  return {
+    adapter,
+    hub,
+    get load() {
+      return hub.connectionCount + upgrading;
+    },
+    drain,
+    async close() {
+      clearInterval(heartbeat);
+      await drain();
+      presence.stop();
+      await adapter.close(CloseCode.goingAway, 'server going away, reconnect');
+    },
+    get gaps() {
+      return gaps;
+    },
+  } as RealtimeNode;
+}
+
+function refusal(error: AppError): Response {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (error.retryAfterSeconds !== undefined) {
+    headers['retry-after'] = String(Math.ceil(error.retryAfterSeconds));
+  }
+  return new Response(JSON.stringify({ error: { code: error.code, message: error.message } }), {
+    status: error.status,
+    headers,
+  });
+}

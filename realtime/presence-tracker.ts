@@ -1,0 +1,60 @@
+import type { Services } from '../shared/services.ts';
+import type { Connection } from './connection.ts';
+import type { Hub } from './hub.ts';
+
+/**
+ * Keeps the shared presence registry in step with this node's connections and tells each user's
+ * audience when they come online or go offline. Entries are refreshed well inside their TTL, so
+ * if this node dies its users go offline when the TTL runs out.
+ */
+export function createPresenceTracker(services: Services, hub: Hub, nodeId: string) {
+  const { platform, social, events, logger } = services;
+  const refreshEveryMs = Math.max(500, Math.floor(services.config.presenceTtlMs / 3));
+
+  const refresher = setInterval(() => {
+    const entries = [...hub.connections()].map((c) => ({ userId: c.userId, connectionId: c.id }));
+    platform.presence.refresh(nodeId, entries).catch((error: unknown) => {
+      logger.error({ err: error }, 'presence refresh failed');
+    });
+  }, refreshEveryMs);
+  refresher.unref();
+
+  async function announce(userId: string, status: 'online' | 'offline', lastSeenAt: string | null) {
+    const audience = await social.presenceAudience(userId);
+    await events.toUsers(audience, { t: 'presence', userId, status, lastSeenAt });
+  }
+
+  return {
+    async opened(connection: Connection): Promise<void> {
+      try {
+        const cameOnline = await platform.presence.connect(connection.userId, connection.id, nodeId);
+        const audience = await social.presenceAudience(connection.userId);
+        const online = await platform.presence.online(audience);
+        for (const userId of online) {
+          connection.send({ type: 'presence', userId, status: 'online', lastSeenAt: null });
+        }
+        if (cameOnline) {
+          await events.toUsers(audience, { t: 'presence', userId: connection.userId, status: 'online', lastSeenAt: null });
+        }
+      } catch (error) {
+        logger.error({ err: error }, 'presence update failed');
+      }
+    },
+
+    async closed(connection: Connection): Promise<void> {
+      try {
+        const wentOffline = await platform.presence.disconnect(connection.userId, connection.id);
+        if (wentOffline) {
+          const lastSeenAt = await social.recordLastSeen(connection.userId, new Date());
+          await announce(connection.userId, 'offline', lastSeenAt);
+        }
+      } catch (error) {
+        logger.error({ err: error }, 'presence update failed');
+      }
+    },
+
+    stop(): void {
+      clearInterval(refresher);
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { ClientFrame, SyncedRoom } from './types.ts';
+
+type SyncFrame = Extract<ClientFrame, { type: 'sync' }>;
+
+/**
+ * The catch-up conversation after a (re)connect: `sync` with a cursor per room, and again from
+ * the new cursors for every room the server did not report complete, until none is left. Pure:
+ * it produces frames and consumes `synced` replies; the caller writes them to the socket.
+ */
+export class SyncSession {
+  readonly limit: number | undefined;
+  #round = 0;
+  #ref: string | undefined;
+  #cursors: Record<string, number> = {};
+  #id: string;
+
+  constructor(id: string, limit?: number) {
+    this.#id = id;
+    this.limit = limit;
+  }
+
+  /** True while a `sync` is awaiting its `synced`. */
+  get active(): boolean {
+    return this.#ref !== undefined;
+  }
+
+  /** The first frame; undefined when there are no rooms (nothing to catch up on). */
+  begin(cursors: Record<string, number>): SyncFrame | undefined {
+    this.#cursors = { ...cursors };
+    return this.#next();
+  }
+
+  /**
+   * Consumes a `synced` reply. Returns the next frame, or undefined when every room is complete
+   * (or the reply belongs to another session, see `owns`). A room the reply leaves out is taken
+   * as complete; a room whose cursor did not advance is not asked again, so a server that keeps
+   * saying "incomplete" without sending anything cannot loop the client forever.
+   */
+  accept(rooms: Record<string, SyncedRoom>): SyncFrame | undefined {
+    const next: Record<string, number> = {};
+    for (const [roomId, cursor] of Object.entries(this.#cursors)) {
+      const state = rooms[roomId];
+      if (state && !state.complete && state.lastSeq > cursor) {
+        next[roomId] = state.lastSeq;
+      }
+    }
+    this.#cursors = next;
+    return this.#next();
+  }
+
+  /** Whether a reply's `ref` answers this session's outstanding frame. */
+  owns(ref: string | undefined): boolean {
+    return ref !== undefined && ref === this.#ref;
+  }
+
+  /** Abandons the session (the socket closed). */
+  cancel(): void {
+    this.#ref = undefined;
+  }
+
+  #next(): SyncFrame | undefined {
+    if (Object.keys(this.#cursors).length === 0) {
+      this.#ref = undefined;
+      return undefined;
+    }
+    this.#round++;
+    this.#ref = `sync:${this.#id}:${this.#round}`;
+    const frame: SyncFrame = { type: 'sync', cursors: { ...this.#cursors }, ref: this.#ref };
+    if (this.limit !== undefined) {
+      frame.limit = this.limit;
+    }
+    return frame;
+  }
+}

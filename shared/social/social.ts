@@ -1,0 +1,450 @@
+import { usernameKey } from '../auth/accounts.ts';
+import { AppError } from '../errors.ts';
+import type { Events } from '../events.ts';
+import { isId } from '../ids.ts';
+import type { Cache, Presence, Sql, SqlQuery } from '../ports/index.ts';
+import type { Rooms } from '../rooms/rooms.ts';
+import { parseWith } from '../http/validate.ts';
+import {
+  likePrefix,
+  PROFILE_COLUMNS,
+  toOwnUser,
+  toPublicUser,
+  toRecord,
+  type ProfileRecord,
+  type ProfileRow,
+} from './profiles.ts';
+import { ProfilePatchSchema, SearchLimitSchema, UsernamePrefixSchema } from './schemas.ts';
+import type { FriendRequestOutcome, OwnUser, PublicUser, Social } from './types.ts';
+
+/**
+ * Profiles are read far more often than they change, so they are cached; every write to a user row
+ * deletes the entry. A reader that loaded the row just before a write may still put the old value
+ * back, so the TTL is what bounds staleness: keep it short.
+ */
+const PROFILE_CACHE_SECONDS = 60;
+
+/**
+ * Advisory-lock namespace (first key of the two-int form) for the per-pair lock taken by every
+ * friendship and block change between two users. Without it, A asking B while B asks A could
+ * leave two pending requests instead of a friendship, and a block could race an accept.
+ */
+const PAIR_LOCK_NAMESPACE = 7_310_043;
+
+interface Relation {
+  blocked: boolean;
+  friends: boolean;
+  theyAsked: boolean;
+}
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
+}
+
+function assertTargetId(userId: string, targetId: string, action: string): void {
+  if (!isId(targetId)) {
+    throw new AppError('validation_failed', 'userId: must be an id');
+  }
+  if (targetId === userId) {
+    throw new AppError('validation_failed', `userId: you cannot ${action} yourself`);
+  }
+}
+
+export function createSocial(deps: {
+  sql: Sql;
+  cache: Cache;
+  presence: Presence;
+  events: Events;
+  rooms: Rooms;
+}): Social {
+  const { sql, cache, presence, events, rooms } = deps;
+  const profileKey = (userId: string) => `profile:${userId}`;
+
+  async function profile(userId: string): Promise<ProfileRecord> {
+    const cached = await cache.get(profileKey(userId));
+    if (cached !== undefined) {
+      return JSON.parse(cached) as ProfileRecord;
+    }
+    const rows = await sql.query<ProfileRow>(
+      `SELECT ${PROFILE_COLUMNS} FROM users u WHERE u.id = $1`,
+      [userId],
+    );
+    if (!rows[0]) {
+      throw new AppError('not_found', 'no such user');
+    }
+    const record = toRecord(rows[0]);
+    await cache.set(profileKey(userId), JSON.stringify(record), PROFILE_CACHE_SECONDS);
+    return record;
+  }
+
+  async function forgetProfile(userId: string): Promise<void> {
+    await cache.delete(profileKey(userId));
+  }
+
+  async function assertUserExists(userId: string): Promise<void> {
+    const rows = await sql.query('SELECT 1 FROM users WHERE id = $1', [userId]);
+    if (rows.length === 0) {
+      throw new AppError('not_found', 'no such user');
+    }
+  }
+
+  async function records(query: string, params: readonly unknown[]): Promise<ProfileRecord[]> {
+    const rows = await sql.query<ProfileRow>(query, params);
+    return rows.map(toRecord);
+  }
+
+  async function onlineAmong(ids: readonly string[]): Promise<Set<string>> {
+    return ids.length === 0 ? new Set() : presence.online(ids);
+  }
+
+  /** Ids among `ids` that block `viewerId` or are blocked by them. */
+  async function blockedEitherWay(viewerId: string, ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) {
+      return new Set();
+    }
+    const rows = await sql.query<{ id: string }>(
+      `SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1 AND blocked_id = ANY($2::uuid[])
+       UNION
+       SELECT blocker_id AS id FROM blocks WHERE blocked_id = $1 AND blocker_id = ANY($2::uuid[])`,
+      [viewerId, [...ids]],
+    );
+    return new Set(rows.map((row) => row.id));
+  }
+
+  async function publicUsers(
+    list: readonly ProfileRecord[],
+    hidden: ReadonlySet<string> = new Set(),
+  ): Promise<PublicUser[]> {
+    const online = await onlineAmong(list.map((record) => record.id));
+    return list.map((record) => toPublicUser(record, online.has(record.id), hidden.has(record.id)));
+  }
+
+  /** Runs `work` in a transaction holding the lock on the pair (a, b). */
+  async function withPair<T>(a: string, b: string, work: (tx: SqlQuery) => Promise<T>): Promise<T> {
+    return sql.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+        PAIR_LOCK_NAMESPACE,
+        pairKey(a, b),
+      ]);
+      return work(tx);
+    });
+  }
+
+  async function relation(tx: SqlQuery, userId: string, otherId: string): Promise<Relation> {
+    const rows = await tx.query<{ blocked: boolean; friends: boolean; they_asked: boolean }>(
+      `SELECT
+         EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2)
+                                         OR (blocker_id = $2 AND blocked_id = $1)) AS blocked,
+         EXISTS (SELECT 1 FROM friendships WHERE user_id = $1 AND friend_id = $2) AS friends,
+         EXISTS (SELECT 1 FROM friend_requests WHERE from_id = $2 AND to_id = $1) AS they_asked`,
+      [userId, otherId],
+    );
+    const row = rows[0];
+    return {
+      blocked: row?.blocked ?? false,
+      friends: row?.friends ?? false,
+      theyAsked: row?.they_asked ?? false,
+    };
+  }
+
+  /** Friendships are stored in both directions; any request between the two is settled by it. */
+  async function befriend(tx: SqlQuery, a: string, b: string): Promise<void> {
+    await tx.query(
+      `DELETE FROM friend_requests WHERE (from_id = $1 AND to_id = $2) OR (from_id = $2 AND to_id = $1)`,
+      [a, b],
+    );
+    await tx.query(
+      `INSERT INTO friendships (user_id, friend_id) VALUES ($1, $2), ($2, $1) ON CONFLICT DO NOTHING`,
+      [a, b],
+    );
+  }
+
+  async function contactsChanged(a: string, b: string): Promise<void> {
+    await events.toUsers([a, b], { t: 'contacts_changed' });
+  }
+
+  /** Friends and DM partners, minus anyone blocked either way. */
+  async function contactIds(userId: string): Promise<string[]> {
+    const [friendRows, partners, blockRows] = await Promise.all([
+      sql.query<{ id: string }>('SELECT friend_id AS id FROM friendships WHERE user_id = $1', [
+        userId,
+      ]),
+      rooms.dmPartners(userId),
+      sql.query<{ id: string }>(
+        `SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1
+         UNION SELECT blocker_id AS id FROM blocks WHERE blocked_id = $1`,
+        [userId],
+      ),
+    ]);
+    const excluded = new Set(blockRows.map((row) => row.id));
+    excluded.add(userId);
+    const ids = new Set([...friendRows.map((row) => row.id), ...partners]);
+    return [...ids].filter((id) => !excluded.has(id));
+  }
+
+  async function me(userId: string): Promise<OwnUser> {
+    const record = await profile(userId);
+    const online = await onlineAmong([userId]);
+    return toOwnUser(record, online.has(userId));
+  }
+
+  return {
+    me,
+
+    async updateMe(userId, patch) {
+      const valid = parseWith(ProfilePatchSchema, patch);
+      const assignments: string[] = [];
+      const params: unknown[] = [userId];
+      const assign = (column: string, value: unknown) => {
+        params.push(value);
+        assignments.push(`${column} = $${params.length}`);
+      };
+      if (valid.displayName !== undefined) {
+        assign('display_name', valid.displayName);
+      }
+      if (valid.statusText !== undefined) {
+        assign('status_text', valid.statusText);
+      }
+      if (valid.avatarUrl !== undefined) {
+        assign('avatar_url', valid.avatarUrl);
+      }
+      if (valid.showLastSeen !== undefined) {
+        assign('show_last_seen', valid.showLastSeen);
+      }
+      if (assignments.length > 0) {
+        const updated = await sql.query(
+          `UPDATE users SET ${assignments.join(', ')} WHERE id = $1 RETURNING 1`,
+          params,
+        );
+        if (updated.length === 0) {
+          throw new AppError('not_found', 'no such user');
+        }
+        await forgetProfile(userId);
+      }
+      return me(userId);
+    },
+
+    async user(viewerId, userId) {
+      if (!isId(userId)) {
+        throw new AppError('not_found', 'no such user');
+      }
+      const record = await profile(userId);
+      const [online, hidden] = await Promise.all([
+        onlineAmong([userId]),
+        viewerId === userId ? new Set<string>() : blockedEitherWay(viewerId, [userId]),
+      ]);
+      return toPublicUser(record, online.has(userId), hidden.has(userId));
+    },
+
+    async search(viewerId, usernamePrefix, limit) {
+      const prefix = parseWith(UsernamePrefixSchema, usernamePrefix);
+      const count = parseWith(SearchLimitSchema, limit);
+      // Users who blocked the viewer do not exist as far as the viewer's search is concerned.
+      const found = await records(
+        `SELECT ${PROFILE_COLUMNS} FROM users u
+          WHERE u.username_key LIKE $2 ESCAPE '\\'
+            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
+          ORDER BY u.username_key
+          LIMIT $3`,
+        [viewerId, likePrefix(usernameKey(prefix)), count],
+      );
+      const hidden = await blockedEitherWay(
+        viewerId,
+        found.map((record) => record.id),
+      );
+      return publicUsers(found, hidden);
+    },
+
+    async friends(userId) {
+      const found = await records(
+        `SELECT ${PROFILE_COLUMNS} FROM friendships f JOIN users u ON u.id = f.friend_id
+          WHERE f.user_id = $1 ORDER BY u.username_key`,
+        [userId],
+      );
+      return publicUsers(found);
+    },
+
+    async friendRequests(userId) {
+      const [incoming, outgoing] = await Promise.all([
+        records(
+          `SELECT ${PROFILE_COLUMNS} FROM friend_requests r JOIN users u ON u.id = r.from_id
+            WHERE r.to_id = $1 ORDER BY r.created_at, u.username_key`,
+          [userId],
+        ),
+        records(
+          `SELECT ${PROFILE_COLUMNS} FROM friend_requests r JOIN users u ON u.id = r.to_id
+            WHERE r.from_id = $1 ORDER BY r.created_at, u.username_key`,
+          [userId],
+        ),
+      ]);
+      const [incomingUsers, outgoingUsers] = await Promise.all([
+        publicUsers(incoming),
+        publicUsers(outgoing),
+      ]);
+      return { incoming: incomingUsers, outgoing: outgoingUsers };
+    },
+
+    async requestFriend(userId, targetId): Promise<FriendRequestOutcome> {
+      assertTargetId(userId, targetId, 'befriend');
+      await assertUserExists(targetId);
+      const result = await withPair(userId, targetId, async (tx) => {
+        const current = await relation(tx, userId, targetId);
+        if (current.blocked) {
+          throw new AppError('blocked', 'you cannot befriend this user');
+        }
+        if (current.friends) {
+          throw new AppError('already_friends', 'you are already friends');
+        }
+        if (current.theyAsked) {
+          await befriend(tx, userId, targetId);
+          return { outcome: 'friends' as const, changed: true };
+        }
+        const inserted = await tx.query(
+          `INSERT INTO friend_requests (from_id, to_id) VALUES ($1, $2)
+           ON CONFLICT DO NOTHING RETURNING 1`,
+          [userId, targetId],
+        );
+        return { outcome: 'pending' as const, changed: inserted.length > 0 };
+      });
+      if (result.changed) {
+        await contactsChanged(userId, targetId);
+      }
+      return result.outcome;
+    },
+
+    async acceptFriend(userId, requesterId) {
+      if (!isId(requesterId)) {
+        throw new AppError('not_found', 'no such friend request');
+      }
+      await withPair(userId, requesterId, async (tx) => {
+        const removed = await tx.query(
+          'DELETE FROM friend_requests WHERE from_id = $1 AND to_id = $2 RETURNING 1',
+          [requesterId, userId],
+        );
+        if (removed.length === 0) {
+          throw new AppError('not_found', 'no such friend request');
+        }
+        await befriend(tx, userId, requesterId);
+      });
+      await contactsChanged(userId, requesterId);
+    },
+
+    async declineFriend(userId, requesterId) {
+      if (!isId(requesterId)) {
+        throw new AppError('not_found', 'no such friend request');
+      }
+      const removed = await sql.query(
+        'DELETE FROM friend_requests WHERE from_id = $1 AND to_id = $2 RETURNING 1',
+        [requesterId, userId],
+      );
+      if (removed.length === 0) {
+        throw new AppError('not_found', 'no such friend request');
+      }
+      await contactsChanged(userId, requesterId);
+    },
+
+    async cancelFriendRequest(userId, targetId) {
+      if (!isId(targetId)) {
+        throw new AppError('not_found', 'no such friend request');
+      }
+      const removed = await sql.query(
+        'DELETE FROM friend_requests WHERE from_id = $1 AND to_id = $2 RETURNING 1',
+        [userId, targetId],
+      );
+      if (removed.length === 0) {
+        throw new AppError('not_found', 'no such friend request');
+      }
+      await contactsChanged(userId, targetId);
+    },
+
+    async removeFriend(userId, friendId) {
+      if (!isId(friendId)) {
+        throw new AppError('not_found', 'no such friend');
+      }
+      const removed = await sql.query(
+        `DELETE FROM friendships WHERE (user_id = $1 AND friend_id = $2)
+                                    OR (user_id = $2 AND friend_id = $1) RETURNING 1`,
+        [userId, friendId],
+      );
+      if (removed.length === 0) {
+        throw new AppError('not_found', 'no such friend');
+      }
+      await contactsChanged(userId, friendId);
+    },
+
+    async blocked(userId) {
+      const found = await records(
+        `SELECT ${PROFILE_COLUMNS} FROM blocks b JOIN users u ON u.id = b.blocked_id
+          WHERE b.blocker_id = $1 ORDER BY u.username_key`,
+        [userId],
+      );
+      return publicUsers(found, new Set(found.map((record) => record.id)));
+    },
+
+    async block(userId, targetId) {
+      assertTargetId(userId, targetId, 'block');
+      await assertUserExists(targetId);
+      const changed = await withPair(userId, targetId, async (tx) => {
+        const inserted = await tx.query(
+          'INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1',
+          [userId, targetId],
+        );
+        const unfriended = await tx.query(
+          `DELETE FROM friendships WHERE (user_id = $1 AND friend_id = $2)
+                                      OR (user_id = $2 AND friend_id = $1) RETURNING 1`,
+          [userId, targetId],
+        );
+        const withdrawn = await tx.query(
+          `DELETE FROM friend_requests WHERE (from_id = $1 AND to_id = $2)
+                                          OR (from_id = $2 AND to_id = $1) RETURNING 1`,
+          [userId, targetId],
+        );
+        return inserted.length + unfriended.length + withdrawn.length > 0;
+      });
+      if (changed) {
+        await contactsChanged(userId, targetId);
+      }
+    },
+
+    async unblock(userId, targetId) {
+      assertTargetId(userId, targetId, 'unblock');
+      const removed = await sql.query(
+        'DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2 RETURNING 1',
+        [userId, targetId],
+      );
+      if (removed.length === 0) {
+        // Unblocking someone not blocked is a no-op, but an unknown user is still an error.
+        await assertUserExists(targetId);
+        return;
+      }
+      await contactsChanged(userId, targetId);
+    },
+
+    async contacts(userId) {
+      const ids = await contactIds(userId);
+      if (ids.length === 0) {
+        return [];
+      }
+      const found = await records(
+        `SELECT ${PROFILE_COLUMNS} FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.username_key`,
+        [ids],
+      );
+      return publicUsers(found);
+    },
+
+    presenceAudience: contactIds,
+
+    async recordLastSeen(userId, at) {
+      const rows = await sql.query<{ show_last_seen: boolean }>(
+        'UPDATE users SET last_seen_at = $2 WHERE id = $1 RETURNING show_last_seen',
+        [userId, at.toISOString()],
+      );
+      await forgetProfile(userId);
+      const row = rows[0];
+      if (!row) {
+        throw new AppError('not_found', 'no such user');
+      }
+      return row.show_last_seen ? at.toISOString() : null;
+    },
+  };
+}

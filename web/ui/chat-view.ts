@@ -1,0 +1,331 @@
+import { isAtlasApiError, type Room, type TimelineEntry } from '../../shared/sdk/index.ts';
+import type { AppContext } from './context.ts';
+import { byTestId, formatLastSeen, formatTime, h, replaceChildren, type Child } from './dom.ts';
+
+const TYPING_SHOWN_MS = 4_000;
+/** Within this many pixels of the bottom the list follows new messages. */
+const STICKY_PX = 48;
+/** Within this many pixels of the top, older history is loaded. */
+const LOAD_OLDER_PX = 80;
+
+type ScrollMode = 'keep' | 'bottom' | 'prepend';
+
+/** The open room: header, history with scroll-back, typing line, read receipts, composer. */
+export function createChatView(ctx: AppContext) {
+  const title = byTestId('room-title');
+  const subtitle = byTestId('room-subtitle');
+  const list = byTestId('message-list');
+  const typingLine = byTestId('typing-indicator');
+  const composer = byTestId<HTMLFormElement>('composer');
+  const input = byTestId<HTMLInputElement>('composer-input');
+  /** userId -> time until which "is typing" shows, for the open room only. */
+  const typers = new Map<string, number>();
+  let loadingOlder = false;
+
+  function activeRoom(): Room | undefined {
+    return ctx.activeRoomId ? ctx.client.room(ctx.activeRoomId) : undefined;
+  }
+
+  function renderHeader(): void {
+    const room = activeRoom();
+    if (!room) {
+      title.textContent = ctx.activeRoomId ? '…' : 'Pick a chat';
+      subtitle.textContent = '';
+      return;
+    }
+    title.textContent = room.name;
+    if (room.kind === 'dm' && room.peerId) {
+      const online = ctx.isOnline(room.peerId);
+      replaceChildren(subtitle, [
+        h('span', { class: 'dot', 'data-testid': 'peer-presence', 'data-online': String(online) }),
+        online ? 'online' : formatLastSeen(ctx.lastSeen(room.peerId)),
+      ]);
+      return;
+    }
+    const members = room.memberIds.map((id) =>
+      h(
+        'span',
+        { class: 'member', 'data-testid': 'room-member' },
+        h('span', { class: 'dot', 'data-online': String(id === ctx.me || ctx.isOnline(id)) }),
+        ctx.nameOf(id),
+      ),
+    );
+    replaceChildren(subtitle, members);
+  }
+
+  function entryView(
+    entry: TimelineEntry,
+    room: Room | undefined,
+    showSender: boolean,
+  ): HTMLElement {
+    const mine = entry.senderId === ctx.me;
+    let meta: Child[] = [formatTime(entry.createdAt)];
+    if (entry.status === 'pending') {
+      meta = ['Sending…'];
+    } else if (entry.status === 'failed') {
+      const roomId = entry.roomId;
+      meta = [
+        h('span', { class: 'error' }, `Not sent (${entry.errorCode ?? 'error'})`),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            'data-testid': 'retry-send',
+            onclick: () => ctx.client.retry(roomId, entry.clientMsgId),
+          },
+          'Retry',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            onclick: () => ctx.client.discard(roomId, entry.clientMsgId),
+          },
+          'Discard',
+        ),
+      ];
+    }
+    return h(
+      'div',
+      {
+        class: `msg ${mine ? 'mine' : 'theirs'} ${entry.status}`,
+        'data-testid': 'message',
+        'data-seq': entry.seq ?? '',
+        'data-status': entry.status,
+        'data-mine': String(mine),
+        'data-client-msg-id': entry.clientMsgId,
+      },
+      showSender &&
+        room?.kind === 'group' &&
+        h('span', { class: 'sender', 'data-testid': 'message-sender' }, ctx.nameOf(entry.senderId)),
+      h('div', { class: 'bubble', 'data-testid': 'message-body' }, entry.body),
+      h('span', { class: 'meta' }, ...meta),
+    );
+  }
+
+  /** "Seen" under the newest own stored message that another member has read. */
+  function seenView(
+    room: Room,
+    entries: TimelineEntry[],
+  ): { afterSeq: number; el: HTMLElement } | undefined {
+    const lastOwn = entries.findLast((e) => e.senderId === ctx.me && e.seq !== null);
+    if (!lastOwn || lastOwn.seq === null) {
+      return undefined;
+    }
+    const seq = lastOwn.seq;
+    const readers = [...ctx.client.readersOf(room.id)]
+      .filter(([userId, readSeq]) => userId !== ctx.me && readSeq >= seq)
+      .map(([userId]) => userId);
+    if (readers.length === 0) {
+      return undefined;
+    }
+    const text =
+      room.kind === 'dm' ? 'Seen' : `Seen by ${readers.map((id) => ctx.nameOf(id)).join(', ')}`;
+    return {
+      afterSeq: seq,
+      el: h('div', { class: 'seen', 'data-testid': 'seen-indicator' }, text),
+    };
+  }
+
+  function renderMessages(mode: ScrollMode = 'keep'): void {
+    const roomId = ctx.activeRoomId;
+    if (!roomId) {
+      replaceChildren(list, [
+        h('p', { class: 'placeholder muted' }, 'Pick a chat on the left, or message a friend.'),
+      ]);
+      return;
+    }
+    const room = ctx.client.room(roomId);
+    const timeline = ctx.client.timeline(roomId);
+    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < STICKY_PX;
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    const scrollTop = list.scrollTop;
+
+    const entries = timeline.entries();
+    const seen = room ? seenView(room, entries) : undefined;
+    const children: Child[] = [
+      timeline.hasOlder
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'link older',
+              'data-testid': 'load-older',
+              onclick: () => void loadOlder(),
+            },
+            loadingOlder ? 'Loading…' : 'Load older messages',
+          )
+        : h(
+            'p',
+            { class: 'muted start', 'data-testid': 'history-start' },
+            'This is the beginning of the conversation.',
+          ),
+    ];
+    let previousSender = '';
+    for (const entry of entries) {
+      children.push(entryView(entry, room, entry.senderId !== previousSender));
+      previousSender = entry.senderId;
+      if (seen && entry.seq === seen.afterSeq) {
+        children.push(seen.el);
+      }
+    }
+    replaceChildren(list, children);
+
+    if (mode === 'bottom' || (mode === 'keep' && nearBottom)) {
+      list.scrollTop = list.scrollHeight;
+    } else if (mode === 'prepend') {
+      list.scrollTop = list.scrollHeight - fromBottom;
+    } else {
+      list.scrollTop = scrollTop;
+    }
+  }
+
+  function renderTyping(): void {
+    const now = Date.now();
+    const names = [...typers]
+      .filter(([, until]) => until > now)
+      .map(([userId]) => ctx.nameOf(userId));
+    typingLine.textContent =
+      names.length === 0
+        ? ''
+        : names.length === 1
+          ? `${names[0]} is typing…`
+          : `${names.join(', ')} are typing…`;
+  }
+
+  async function loadOlder(): Promise<void> {
+    const roomId = ctx.activeRoomId;
+    if (!roomId || loadingOlder || !ctx.client.timeline(roomId).hasOlder) {
+      return;
+    }
+    loadingOlder = true;
+    try {
+      await ctx.client.loadOlder(roomId);
+    } catch {
+      // The button stays; scrolling up or clicking tries again.
+    } finally {
+      loadingOlder = false;
+    }
+    if (ctx.activeRoomId === roomId) {
+      renderMessages('prepend');
+    }
+  }
+
+  /** Loads older pages until the list can scroll, so scroll-to-top can trigger more. */
+  async function fillViewport(roomId: string): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      const timeline = ctx.client.timeline(roomId);
+      if (
+        ctx.activeRoomId !== roomId ||
+        !timeline.hasOlder ||
+        list.scrollHeight > list.clientHeight + LOAD_OLDER_PX
+      ) {
+        return;
+      }
+      await loadOlder();
+    }
+  }
+
+  function markRead(): void {
+    if (ctx.activeRoomId && document.visibilityState === 'visible') {
+      ctx.client.markRead(ctx.activeRoomId);
+    }
+  }
+
+  async function open(roomId: string): Promise<void> {
+    ctx.activeRoomId = roomId;
+    typers.clear();
+    renderTyping();
+    composer.hidden = false;
+    input.value = '';
+    renderHeader();
+    renderMessages('bottom');
+    try {
+      await ctx.client.openRoom(roomId);
+    } catch (error) {
+      const code = isAtlasApiError(error) ? error.code : 'error';
+      list.append(h('p', { class: 'error' }, `Could not load messages (${code}).`));
+      return;
+    }
+    if (ctx.activeRoomId !== roomId) {
+      return;
+    }
+    renderMessages('bottom');
+    markRead();
+    input.focus();
+    await fillViewport(roomId);
+    ctx.client
+      .roomDetail(roomId)
+      .then((detail) => {
+        ctx.remember(detail.members ?? []);
+        renderHeader();
+      })
+      .catch(() => {});
+  }
+
+  function close(): void {
+    ctx.activeRoomId = undefined;
+    composer.hidden = true;
+    typers.clear();
+    renderTyping();
+    renderHeader();
+    renderMessages();
+  }
+
+  composer.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const roomId = ctx.activeRoomId;
+    const text = input.value;
+    if (!roomId || text.trim() === '') {
+      return;
+    }
+    try {
+      ctx.client.send(roomId, text);
+      input.value = '';
+    } catch (error) {
+      input.setCustomValidity(
+        isAtlasApiError(error) ? 'Messages are 1-4000 characters.' : String(error),
+      );
+      input.reportValidity();
+      return;
+    }
+    renderMessages('bottom');
+  });
+
+  input.addEventListener('input', () => {
+    input.setCustomValidity('');
+    if (ctx.activeRoomId && input.value !== '') {
+      ctx.client.typing(ctx.activeRoomId);
+    }
+  });
+
+  list.addEventListener('scroll', () => {
+    if (list.scrollTop < LOAD_OLDER_PX) {
+      void loadOlder();
+    }
+  });
+
+  return {
+    open,
+    close,
+    renderHeader,
+    renderMessages,
+    markRead,
+    onTyping(roomId: string, userId: string): void {
+      if (roomId !== ctx.activeRoomId) {
+        return;
+      }
+      typers.set(userId, Date.now() + TYPING_SHOWN_MS);
+      renderTyping();
+      setTimeout(renderTyping, TYPING_SHOWN_MS + 50);
+    },
+    /** A message from `userId` ends their typing line. */
+    onMessageFrom(roomId: string, userId: string): void {
+      if (roomId === ctx.activeRoomId && typers.delete(userId)) {
+        renderTyping();
+      }
+    },
+  };
+}
