@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   invalid_json: 400,
   validation_failed: 400,
   payload_too_large: 413,
+  headers_too_large: 431,
   unauthorized: 401,
   token_expired: 401,
   token_revoked: 401,

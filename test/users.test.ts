@@ -562,6 +562,23 @@ describe('friendship lifecycle', () => {
     });
   });
 
+  it('crossing requests end as one friendship, never two pending requests', async () => {
+    const ann = await newUser('annx');
+    const bob = await newUser('bobx');
+    const replies = await Promise.all([
+      call('POST', '/api/me/friend-requests', { as: ann, json: { userId: bob.userId } }),
+      call('POST', '/api/me/friend-requests', { as: bob, json: { userId: ann.userId } }),
+    ]);
+    assert.deepEqual(replies.map((reply) => reply.body.status).sort(), ['friends', 'pending']);
+    assert.deepEqual(ids((await call('GET', '/api/me/friends', { as: ann })).body.friends), [
+      bob.userId,
+    ]);
+    assert.deepEqual((await call('GET', '/api/me/friend-requests', { as: bob })).body, {
+      incoming: [],
+      outgoing: [],
+    });
+  });
+
   it('declines and cancels requests', async () => {
     const ann = await newUser('annd');
     const bob = await newUser('bobd');
@@ -802,5 +819,31 @@ describe('contacts and presence audience', () => {
     );
     assert.deepEqual(await services.social.presenceAudience(blocker.userId), []);
     assert.deepEqual(await services.social.presenceAudience(stranger.userId), []);
+  });
+});
+
+describe('Social service guards (independent of the HTTP edge)', () => {
+  it('validates search, patches and targets itself', async () => {
+    const ann = await newUser('anng');
+    const code = (error: unknown) => (error as { code?: unknown }).code;
+    const refused = async (work: Promise<unknown>, expected: ErrorCode) => {
+      await assert.rejects(work, (error) => code(error) === expected);
+    };
+    await refused(services.social.search(ann.userId, 'a', 0), 'validation_failed');
+    await refused(services.social.search(ann.userId, 'a', 51), 'validation_failed');
+    await refused(services.social.search(ann.userId, '', 10), 'validation_failed');
+    await refused(
+      services.social.updateMe(ann.userId, { avatarUrl: 'http://example.com/x.png' }),
+      'validation_failed',
+    );
+    await refused(
+      services.social.updateMe(ann.userId, { displayName: '\ud800' }),
+      'validation_failed',
+    );
+    await refused(services.social.requestFriend(ann.userId, ann.userId), 'validation_failed');
+    await refused(services.social.requestFriend(ann.userId, 'nope'), 'validation_failed');
+    await refused(services.social.block(ann.userId, NOWHERE), 'not_found');
+    await refused(services.social.user(ann.userId, 'nope'), 'not_found');
+    await refused(services.social.recordLastSeen(NOWHERE, new Date()), 'not_found');
   });
 });

@@ -127,7 +127,11 @@ export async function openAppendFile<T>(options: AppendFileOptions<T>): Promise<
       }
       durable = { bytes, records };
       for (const listener of listeners) {
-        listener();
+        try {
+          listener();
+        } catch {
+          // A watcher's bug must not stall the appends queued behind this batch.
+        }
       }
     }
     flushing = undefined;

@@ -6,33 +6,30 @@ import type { ChatMessage } from '../ports/messages.ts';
  */
 export function decodeChatMessage(value: unknown): ChatMessage {
   if (typeof value !== 'object' || value === null) {
-    throw new TypeError('stored record is not an object');
+    throw new TypeError('message is not an object');
   }
   const record = value as Record<string, unknown>;
   for (const field of ['id', 'roomId', 'senderId', 'body', 'clientMsgId', 'createdAt']) {
     if (typeof record[field] !== 'string') {
-      throw new TypeError(`stored message has no string ${field}`);
+      throw new TypeError(`message.${field} must be a string`);
     }
   }
-  if (!isSeq(record.seq)) {
-    throw new TypeError('stored message has no valid seq');
+  if (record.roomId === '') {
+    throw new TypeError('message.roomId must not be empty');
+  }
+  const { seq } = record;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
+    throw new TypeError(`message.seq must be a positive safe integer, got ${String(seq)}`);
   }
   return value as ChatMessage;
 }
 
-/** Rejects messages no store could address: a room id and a positive integer seq are the key. */
-export function assertStorable(message: ChatMessage): void {
-  if (typeof message.roomId !== 'string' || message.roomId === '') {
-    throw new TypeError('message.roomId must be a non-empty string');
+/**
+ * Refuses, before anything is written, a message that decodeChatMessage would refuse when the
+ * file is replayed: one bad record would otherwise make the whole file fail to open.
+ */
+export function assertChatMessages(messages: readonly ChatMessage[]): void {
+  for (const message of messages) {
+    decodeChatMessage(message);
   }
-  if (!isSeq(message.seq)) {
-    throw new TypeError(`message.seq must be a positive safe integer, got ${String(message.seq)}`);
-  }
-  if (typeof message.clientMsgId !== 'string') {
-    throw new TypeError('message.clientMsgId must be a string');
-  }
-}
-
-function isSeq(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
 }

@@ -4,7 +4,7 @@ import type { ChatMessage, LogConsumer, MessageLog } from '../ports/messages.ts'
 import { openAppendFile } from './append-file.ts';
 import type { FilePosition } from './append-file.ts';
 import { writeFileAtomic } from './atomic-file.ts';
-import { decodeChatMessage } from './chat-message.ts';
+import { assertChatMessages, decodeChatMessage } from './chat-message.ts';
 import { startLogConsumer } from './log-consumer.ts';
 import type { ConsumerFailure } from './log-consumer.ts';
 import { unavailable } from './unavailable.ts';
@@ -64,6 +64,7 @@ export async function openFileMessageLog(options: FileMessageLogOptions): Promis
   let closing: Promise<void> | undefined;
 
   async function append(messages: readonly ChatMessage[]): Promise<void> {
+    assertChatMessages(messages);
     await file.append(messages);
   }
 

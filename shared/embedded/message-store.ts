@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { ChatMessage, MessageStore, PageQuery } from '../ports/messages.ts';
 import { openAppendFile } from './append-file.ts';
-import { assertStorable, decodeChatMessage } from './chat-message.ts';
+import { assertChatMessages, decodeChatMessage } from './chat-message.ts';
 import { createRoomIndex } from './room-index.ts';
 import { unavailable } from './unavailable.ts';
 
@@ -34,7 +34,7 @@ export async function openFileMessageStore(
   let closed = false;
 
   async function put(messages: readonly ChatMessage[]): Promise<void> {
-    messages.forEach(assertStorable);
+    assertChatMessages(messages);
     // Copied now: the caller may reuse its objects while the fsync runs.
     const copies = messages.map((message) => ({ ...message }));
     await file.append(copies);

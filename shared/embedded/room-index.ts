@@ -51,6 +51,8 @@ export function createRoomIndex(): RoomIndex {
     const low = after === undefined ? 1 : Math.max(1, Math.floor(after) + 1);
     const high = before === undefined ? top : Math.min(top, Math.ceil(before) - 1);
     const found: ChatMessage[] = [];
+    // Without `after`: the newest `limit` (the latest page, or scrolling back below `before`).
+    // With `after`: the oldest `limit` above it (catching up), below `before` when given.
     if (after === undefined) {
       for (let seq = high; seq >= low && found.length < limit; seq--) {
         collect(room, seq, found);

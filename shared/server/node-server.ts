@@ -3,12 +3,13 @@ import type { Duplex } from 'node:stream';
 import { serve } from '@hono/node-server';
 import type { Context } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import type { ErrorCode } from '../errors.ts';
 
 export interface NodeServerOptions {
   fetch: (request: Request, env: unknown) => Response | Promise<Response>;
   host: string;
   port: number;
-  /** Handles WebSocket upgrades; without it upgrades are refused. */
+  /** Handles WebSocket upgrades to `/ws`; without it every upgrade is refused. */
   upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
   /** Sockets (HTTP and WebSocket) this process accepts at once; the rest are dropped at accept. */
   maxSockets: number;
@@ -35,18 +36,26 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   server.maxConnections = options.maxSockets;
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    if (!options.upgrade) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    const path = (request.url ?? '').split('?')[0];
+    if (!options.upgrade || path !== '/ws') {
+      socket.end(rawJsonError(404, 'not_found', 'no WebSocket endpoint here'));
       return;
     }
     Promise.resolve(options.upgrade(request, socket, head)).catch(() => socket.destroy());
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    } else {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) {
       socket.destroy();
+      return;
     }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    socket.end(
+      rawJsonError(
+        tooLarge ? 431 : 400,
+        tooLarge ? 'headers_too_large' : 'bad_request',
+        tooLarge ? 'request headers are too large' : 'malformed HTTP request',
+      ),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     if (server.listening) {
@@ -85,4 +94,15 @@ export function nodeClientAddress(trustProxy: boolean) {
       return 'unknown';
     }
   };
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 431: 'Request Header Fields Too Large' };
+
+/** A complete HTTP/1.1 error response for sockets that never reached the router. */
+function rawJsonError(status: number, code: ErrorCode, message: string): string {
+  const body = JSON.stringify({ error: { code, message } });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
 }

@@ -44,13 +44,7 @@ export async function startStandalone(config: AtlasConfig): Promise<Standalone> 
     fetch: app.fetch,
     host: config.host,
     port: config.port,
-    upgrade: (request, socket, head) => {
-      const url = request.url ?? '';
-      if (url === '/ws' || url.startsWith('/ws?')) {
-        return realtime.adapter.handleUpgrade(request, socket, head);
-      }
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    },
+    upgrade: (request, socket, head) => realtime.adapter.handleUpgrade(request, socket, head),
     maxSockets: config.maxConnections + HTTP_SOCKET_HEADROOM,
   });
 

@@ -7,7 +7,9 @@ import { backoffDelayMs } from '../../shared/embedded/backoff.ts';
 import { createMemoryCache } from '../../shared/embedded/cache.ts';
 import { openFileMessageLog } from '../../shared/embedded/message-log.ts';
 import type { ConsumerFailure } from '../../shared/embedded/message-log.ts';
+import { openFileMessageStore } from '../../shared/embedded/message-store.ts';
 import { createMemoryPubSub } from '../../shared/embedded/pubsub.ts';
+import type { ChatMessage } from '../../shared/ports/messages.ts';
 import { chatMessage, makeTempDir, rejectsWithCode, removeDir, waitUntil } from './helpers.ts';
 
 interface Row {
@@ -141,6 +143,23 @@ describe('file message log', () => {
       );
       await consumer.stop();
       await log.close();
+    }));
+
+  it('refuses malformed messages before writing, so the file always reopens', () =>
+    withDir(async (dir) => {
+      const log = await openFileMessageLog({ dir });
+      const bad = { ...chatMessage('room-a', 1), seq: 0 };
+      await assert.rejects(log.append([chatMessage('room-a', 1), bad]), TypeError);
+      await log.append([chatMessage('room-a', 1)]);
+      await log.close();
+      const reopened = await openFileMessageLog({ dir });
+      await reopened.close();
+      const store = await openFileMessageStore({ dir });
+      const noCreatedAt: Record<string, unknown> = { ...chatMessage('room-a', 2) };
+      delete noCreatedAt.createdAt;
+      await assert.rejects(store.put([noCreatedAt as unknown as ChatMessage]), TypeError);
+      await store.close();
+      await (await openFileMessageStore({ dir })).close();
     }));
 
   it('allows one consumer per group at a time', () =>

@@ -82,9 +82,9 @@ export function messageStoreContract(
       assert.deepEqual(seqs(await store.page('room-b', { limit: 10 })), [1, 2]);
     });
 
-    it('pages forward from the start without bounds: the oldest `limit`', async () => {
+    it('pages without bounds: the newest `limit` (the latest page), ascending', async () => {
       const store = await storeWith(10);
-      assert.deepEqual(seqs(await store.page('room-a', { limit: 3 })), [1, 2, 3]);
+      assert.deepEqual(seqs(await store.page('room-a', { limit: 3 })), [8, 9, 10]);
       assert.deepEqual(seqs(await store.page('room-a', { limit: 50 })).length, 10);
     });
 
@@ -127,7 +127,7 @@ export function messageStoreContract(
 
     it('pages with limit 1 in both directions', async () => {
       const store = await storeWith(5);
-      assert.deepEqual(seqs(await store.page('room-a', { limit: 1 })), [1]);
+      assert.deepEqual(seqs(await store.page('room-a', { limit: 1 })), [5]);
       assert.deepEqual(seqs(await store.page('room-a', { after: 2, limit: 1 })), [3]);
       assert.deepEqual(seqs(await store.page('room-a', { before: 5, limit: 1 })), [4]);
     });

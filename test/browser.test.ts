@@ -1,0 +1,395 @@
+/**
+ * End to end in a real browser: the server runs as a child process (what `npm start` runs), two
+ * headless Chromium contexts play alice and bob through the web client, and the server is
+ * killed with SIGKILL and restarted on the same data directory halfway through.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+
+import { AtlasHttp } from '../shared/sdk/index.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const PASSWORD = 'correct horse battery';
+const STEP_TIMEOUT_MS = 20_000;
+/** Seeded into the group so that opening it needs more than one history page. */
+const SEEDED_MESSAGES = 70;
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Starts `shared/server/main.ts` and resolves once it prints its URL line. */
+async function startServer(port: number, dataDir: string): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'shared/server/main.ts'], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ATLAS_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in 60 s:\n${output}`)),
+      60_000,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /ATLAS listening on (http:\/\/\S+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`));
+    });
+  });
+  return { url, child, output: () => output };
+}
+
+async function kill(server: Server | undefined): Promise<void> {
+  const child = server?.child;
+  if (!child || child.exitCode !== null || child.signalCode !== null) {
+    return;
+  }
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+// --- page helpers ---
+
+const byUser = (page: Page, testId: string, username: string) =>
+  page.locator(`[data-testid="${testId}"][data-username="${username}"]`);
+
+const roomItem = (page: Page, name: string) =>
+  page.locator(`[data-testid="room-item"][data-room-name="${name}"]`);
+
+const messageBody = (page: Page, text: string) =>
+  page.getByTestId('message-body').filter({ hasText: text });
+
+async function waitForText(locator: Locator, text: string): Promise<void> {
+  await locator.filter({ hasText: text }).first().waitFor();
+}
+
+async function register(
+  page: Page,
+  url: string,
+  username: string,
+  displayName: string,
+): Promise<void> {
+  await page.goto(url);
+  await page.getByTestId('auth-view').waitFor();
+  await page.getByTestId('auth-username').fill(username);
+  await page.getByTestId('auth-password').fill(PASSWORD);
+  await page.getByTestId('auth-display-name').fill(displayName);
+  await page.getByTestId('auth-register').click();
+  await page.getByTestId('app-view').waitFor();
+  await waitConnected(page);
+  assert.equal(await page.getByTestId('me-name').textContent(), displayName);
+}
+
+async function waitConnected(page: Page, timeout = STEP_TIMEOUT_MS): Promise<void> {
+  await page.locator('[data-testid="connection-dot"][data-state="connected"]').waitFor({ timeout });
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.getByTestId('composer-input').fill(text);
+  await page.getByTestId('composer-input').press('Enter');
+}
+
+async function openRoom(page: Page, name: string): Promise<void> {
+  await roomItem(page, name).locator('button').click();
+  await waitForText(page.getByTestId('room-title'), name);
+}
+
+/** Every rendered message, as [seq, status, body]. */
+async function messages(page: Page): Promise<Array<[string, string, string]>> {
+  return page
+    .getByTestId('message')
+    .evaluateAll((nodes) =>
+      nodes.map((n): [string, string, string] => [
+        n.getAttribute('data-seq') ?? '',
+        n.getAttribute('data-status') ?? '',
+        n.querySelector('[data-testid="message-body"]')?.textContent ?? '',
+      ]),
+    );
+}
+
+/** Uncaught exceptions and console errors, minus the connection failures a restart causes. */
+function watchErrors(page: Page, name: string, sink: string[]): void {
+  page.on('pageerror', (error) => sink.push(`${name} pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    const text = message.text();
+    if (
+      message.type() === 'error' &&
+      !/WebSocket|Failed to load resource|ERR_CONNECTION_REFUSED/.test(text)
+    ) {
+      sink.push(`${name} console: ${text}`);
+    }
+  });
+}
+
+test(
+  'two users chat in the browser, across a reload and a server crash',
+  { timeout: 240_000 },
+  async (t) => {
+    if (!existsSync(CHROMIUM)) {
+      if (process.env.CI) {
+        assert.fail(`${CHROMIUM} is missing: install it with apt-get install -y chromium`);
+      }
+      t.skip(`${CHROMIUM} is missing (apt-get install -y chromium); not in CI, so skipping`);
+      return;
+    }
+
+    const dataDir = await mkdtemp(join(tmpdir(), 'atlas-browser-'));
+    const port = await freePort();
+    let server: Server | undefined = await startServer(port, dataDir);
+    const url = server.url;
+    let browser: Browser | undefined;
+    const errors: string[] = [];
+    // Steps build on each other: after one fails, the rest are skipped instead of failing noisily.
+    let broken = false;
+    const step = (name: string, fn: () => Promise<void>) =>
+      t.test(name, { skip: broken ? 'an earlier step failed' : false }, async () => {
+        try {
+          await fn();
+        } catch (error) {
+          broken = true;
+          throw error;
+        }
+      });
+
+    try {
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      const aliceContext = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+      const bobContext = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+      aliceContext.setDefaultTimeout(STEP_TIMEOUT_MS);
+      bobContext.setDefaultTimeout(STEP_TIMEOUT_MS);
+      const alice = await aliceContext.newPage();
+      const bob = await bobContext.newPage();
+      watchErrors(alice, 'alice', errors);
+      watchErrors(bob, 'bob', errors);
+
+      await step('both register and land in the app, connected', async () => {
+        await register(alice, url, 'alice', 'Alice');
+        await register(bob, url, 'bob', 'Bob');
+      });
+
+      await step('they find each other and become friends', async () => {
+        await alice.getByTestId('user-search').fill('bo');
+        await byUser(alice, 'search-result', 'bob').getByTestId('add-friend').click();
+        await byUser(alice, 'outgoing-request', 'bob').waitFor();
+
+        // The request reaches bob live (contacts_changed), without a reload.
+        await byUser(bob, 'incoming-request', 'alice').waitFor();
+        await bob.getByTestId('user-search').fill('ali');
+        await waitForText(
+          byUser(bob, 'search-result', 'alice').getByTestId('add-friend'),
+          'Accept',
+        );
+        await byUser(bob, 'incoming-request', 'alice').getByTestId('accept-request').click();
+
+        await byUser(bob, 'friend-item', 'alice').waitFor();
+        await byUser(alice, 'friend-item', 'bob').waitFor();
+        await waitForText(byUser(bob, 'search-result', 'alice'), 'Friend');
+        await byUser(alice, 'friend-item', 'bob')
+          .locator('[data-testid="presence-dot"][data-online="true"]')
+          .waitFor();
+        await byUser(bob, 'friend-item', 'alice')
+          .locator('[data-testid="presence-dot"][data-online="true"]')
+          .waitFor();
+      });
+
+      await step('a DM: live messages, unread badge, read receipt and typing', async () => {
+        await byUser(alice, 'friend-item', 'bob').getByTestId('message-friend').click();
+        await waitForText(alice.getByTestId('room-title'), 'Bob');
+        await send(alice, 'Hi Bob! <b>not bold</b>');
+        await alice.locator('[data-testid="message"][data-status="sent"]').first().waitFor();
+
+        const dm = roomItem(bob, 'Alice');
+        await waitForText(dm.getByTestId('unread-badge'), '1');
+        await openRoom(bob, 'Alice');
+        await messageBody(bob, 'Hi Bob!').waitFor();
+        // Rendered as text: the markup stays literal.
+        assert.equal(await bob.locator('.bubble b').count(), 0);
+        assert.equal(await dm.getByTestId('unread-badge').count(), 0);
+
+        await waitForText(alice.getByTestId('seen-indicator'), 'Seen');
+
+        await bob.getByTestId('composer-input').pressSequentially('Hey Alice', { delay: 40 });
+        await waitForText(alice.getByTestId('typing-indicator'), 'Bob is typing');
+        await bob.getByTestId('composer-input').press('Enter');
+        await messageBody(alice, 'Hey Alice').waitFor();
+        assert.equal(await alice.getByTestId('typing-indicator').textContent(), '');
+
+        // Exactly one entry per message on both sides: the echo and the ack were reconciled.
+        const expected: Array<[string, string, string]> = [
+          ['1', 'sent', 'Hi Bob! <b>not bold</b>'],
+          ['2', 'sent', 'Hey Alice'],
+        ];
+        await bob.locator('[data-testid="message"][data-seq="2"][data-status="sent"]').waitFor();
+        assert.deepEqual(await messages(alice), expected);
+        assert.deepEqual(await messages(bob), expected);
+      });
+
+      await step('alice creates a group with bob', async () => {
+        await alice.getByTestId('new-group').click();
+        await alice.getByTestId('group-name').fill('Weekend plans');
+        await byUser(alice, 'group-member', 'bob').check();
+        await alice.getByTestId('group-create').click();
+        await waitForText(alice.getByTestId('room-title'), 'Weekend plans');
+        await send(alice, 'Who is in for Saturday?');
+
+        await roomItem(bob, 'Weekend plans').waitFor();
+        await openRoom(bob, 'Weekend plans');
+        await messageBody(bob, 'Who is in for Saturday?').waitFor();
+        await waitForText(bob.getByTestId('message-sender'), 'Alice');
+      });
+
+      await step(
+        'bob reloads and still sees the history, and scrolls back through it',
+        async () => {
+          // Enough messages that the group's history takes more than one page.
+          const session = await alice.evaluate(() => localStorage.getItem('atlas.session'));
+          const { accessToken } = JSON.parse(session ?? '{}') as { accessToken: string };
+          const http = new AtlasHttp({ baseUrl: url, getAccessToken: () => accessToken });
+          const groupId = await roomItem(alice, 'Weekend plans').getAttribute('data-room-id');
+          assert.ok(groupId);
+          for (let i = 1; i <= SEEDED_MESSAGES; i++) {
+            await http.sendMessage(groupId, {
+              clientMsgId: `seed-${i}`,
+              body: `seed message ${i}`,
+            });
+          }
+          await messageBody(bob, `seed message ${SEEDED_MESSAGES}`).waitFor();
+
+          await bob.reload();
+          await bob.getByTestId('app-view').waitFor();
+          await waitConnected(bob);
+          await byUser(bob, 'friend-item', 'alice').waitFor();
+          await openRoom(bob, 'Alice');
+          await messageBody(bob, 'Hi Bob!').waitFor();
+          await messageBody(bob, 'Hey Alice').waitFor();
+
+          await openRoom(bob, 'Weekend plans');
+          await messageBody(bob, `seed message ${SEEDED_MESSAGES}`).waitFor();
+          const firstPage = (await messages(bob)).length;
+          assert.ok(
+            firstPage < SEEDED_MESSAGES + 1,
+            `only the newest page is loaded (${firstPage})`,
+          );
+          for (let i = 0; i < 10 && (await bob.getByTestId('history-start').count()) === 0; i++) {
+            await bob.getByTestId('message-list').evaluate((el) => el.scrollTo({ top: 0 }));
+            await bob.waitForTimeout(300);
+          }
+          await bob.getByTestId('history-start').waitFor();
+          const all = await messages(bob);
+          assert.equal(all.length, SEEDED_MESSAGES + 1);
+          assert.deepEqual(
+            all.map(([seq]) => Number(seq)),
+            Array.from({ length: SEEDED_MESSAGES + 1 }, (_, i) => i + 1),
+          );
+        },
+      );
+
+      await step('after SIGKILL and a restart, history and friendship are intact', async () => {
+        await kill(server);
+        server = undefined;
+        await alice
+          .locator('[data-testid="connection-dot"]:not([data-state="connected"])')
+          .waitFor();
+
+        // Sent while the server is down: pending in the outbox, resent after the reconnect.
+        await send(alice, 'Sent while the server was down');
+        await alice.locator('[data-testid="message"][data-status="pending"]').waitFor();
+
+        server = await startServer(port, dataDir);
+        await waitConnected(alice, 60_000);
+        await alice
+          .locator('[data-testid="message"][data-status="pending"]')
+          .waitFor({ state: 'detached' });
+        await messageBody(bob, 'Sent while the server was down').waitFor({ timeout: 60_000 });
+
+        await bob.reload();
+        await bob.getByTestId('app-view').waitFor();
+        await waitConnected(bob);
+        await byUser(bob, 'friend-item', 'alice').waitFor();
+        await openRoom(bob, 'Alice');
+        assert.deepEqual(
+          (await messages(bob)).map(([, , body]) => body),
+          ['Hi Bob! <b>not bold</b>', 'Hey Alice'],
+        );
+        await openRoom(bob, 'Weekend plans');
+        await messageBody(bob, 'Sent while the server was down').waitFor();
+
+        await alice.reload();
+        await alice.getByTestId('app-view').waitFor();
+        await byUser(alice, 'friend-item', 'bob').waitFor();
+        await openRoom(alice, 'Bob');
+        await messageBody(alice, 'Hey Alice').waitFor();
+        await send(alice, 'Back online');
+        // bob has the group open: the DM shows the new message as unread.
+        await waitForText(roomItem(bob, 'Alice').getByTestId('unread-badge'), '1');
+      });
+
+      await alice.screenshot({ path: '/tmp/atlas-browser-alice.png' });
+      await bob.screenshot({ path: '/tmp/atlas-browser-bob.png' });
+      assert.deepEqual(errors, [], 'no page errors');
+    } catch (error) {
+      if (server) {
+        process.stderr.write(`--- server output ---\n${server.output()}\n`);
+      }
+      throw error;
+    } finally {
+      await browser?.close();
+      await kill(server);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  },
+);
