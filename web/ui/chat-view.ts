@@ -197,7 +197,10 @@ export function createChatView(ctx: AppContext) {
 
   async function loadOlder(): Promise<void> {
     const roomId = ctx.activeRoomId;
-    if (!roomId || loadingOlder || !ctx.client.timeline(roomId).hasOlder) {
+    // Until the newest page is in, "older" has no anchor; switching rooms also fires a scroll
+    // event at the top of the still-empty list.
+    const timeline = roomId ? ctx.client.timeline(roomId) : undefined;
+    if (!roomId || !timeline?.historyLoaded || !timeline.hasOlder || loadingOlder) {
       return;
     }
     loadingOlder = true;
