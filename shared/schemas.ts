@@ -10,6 +10,13 @@ export const wellFormed = v.check<string, string>(
   'must be well-formed Unicode (no lone surrogates)',
 );
 
+/** PostgreSQL text cannot hold U+0000, and no name has a use for C0 controls or DEL. */
+export const noControlCharacters = v.check<string, string>(
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  (text) => !/[\u0000-\u001f\u007f]/.test(text),
+  'must not contain control characters',
+);
+
 export const MAX_BODY_CHARACTERS = 4000;
 
 export const MessageBodySchema = v.pipe(
@@ -44,6 +51,7 @@ export const PasswordSchema = v.pipe(
 export const DisplayNameSchema = v.pipe(
   v.string(),
   wellFormed,
+  noControlCharacters,
   v.trim(),
   v.minLength(1, 'must not be empty'),
   v.maxLength(64, 'must be at most 64 characters'),
@@ -52,6 +60,7 @@ export const DisplayNameSchema = v.pipe(
 export const RoomNameSchema = v.pipe(
   v.string(),
   wellFormed,
+  noControlCharacters,
   v.trim(),
   v.minLength(1, 'must not be empty'),
   v.maxLength(100, 'must be at most 100 characters'),

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { createSequencer } from '../shared/chat/sequencer.ts';
 import { openFileMessageLog } from '../shared/embedded/message-log.ts';
 import { openFileMessageStore } from '../shared/embedded/message-store.ts';
-import { AppError } from '../shared/errors.ts';
+import type { AppError } from '../shared/errors.ts';
 import type { ChatMessage, MessageLog, MessageStore } from '../shared/ports/index.ts';
 import { tempDir } from './support/services.ts';
 

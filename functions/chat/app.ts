@@ -45,7 +45,7 @@ const REST_SENDS_PER_WINDOW = 100;
 
 /** Rooms, DMs, history, sending and read markers. */
 export function createChatApp(services: Services): Hono<ApiEnv> {
-  const { rooms, messaging, platform } = services;
+  const { rooms, messaging, platform, social } = services;
   const app = createApiApp(services.logger);
   app.use('/api/rooms/*', requireAuth(services.authenticate));
   app.use('/api/rooms', requireAuth(services.authenticate));
@@ -65,7 +65,14 @@ export function createChatApp(services: Services): Hono<ApiEnv> {
     return c.json({ room: await rooms.openDm(c.var.auth.userId, userId) });
   });
 
-  app.get('/api/rooms/:id', async (c) => c.json({ room: await rooms.view(roomId(c), c.var.auth.userId) }));
+  app.get('/api/rooms/:id', async (c) => {
+    const viewerId = c.var.auth.userId;
+    const room = await rooms.view(roomId(c), viewerId);
+    // docs/protocol.md: the detail carries `members`, the members' public profiles as this viewer
+    // may see them (clients seed names and presence from it).
+    const members = await Promise.all(room.memberIds.map((id) => social.user(viewerId, id)));
+    return c.json({ room: { ...room, members } });
+  });
 
   app.patch('/api/rooms/:id', async (c) => {
     const id = roomId(c);

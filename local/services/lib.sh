@@ -97,11 +97,13 @@ cds_opts() {
   CDS_OPTS=()
   [ "${ATLAS_JAVA_CDS:-1}" = 1 ] || return 0
   local archive="$1.${ATLAS_JAVA_BUILD:-jvm}.jsa"
+  # The diagnostic flag lets a server with a Java agent (Cassandra's jamm) write and
+  # use an archive; it must be the same when writing and when using it.
+  CDS_OPTS=(-XX:+UnlockDiagnosticVMOptions -XX:+AllowArchivingWithJavaAgent)
   if [ -s "$archive" ]; then
-    CDS_OPTS=("-XX:SharedArchiveFile=$archive")
+    CDS_OPTS+=("-XX:SharedArchiveFile=$archive")
   else
-    # The diagnostic flag lets a server with a Java agent (Cassandra's jamm) write one.
-    CDS_OPTS=(-XX:+UnlockDiagnosticVMOptions -XX:+AllowArchivingWithJavaAgent "-XX:ArchiveClassesAtExit=$archive.tmp$$")
+    CDS_OPTS+=("-XX:ArchiveClassesAtExit=$archive.tmp$$")
   fi
 }
 

@@ -88,8 +88,8 @@ export async function openFileMessageLog(options: FileMessageLogOptions): Promis
       const consumer = startLogConsumer({
         group,
         file,
-        // A position past the end means the log lost its unacknowledged tail after the commit
-        // (only possible on power loss); nothing there can be delivered again.
+        // Consumers only read fsynced records, so a position past the end means the file lost
+        // durable data (a disk that lied about fsync, a restored backup): resume at the end.
         start: committed.bytes > end.bytes ? end : committed,
         handler,
         commit: (position) => writeFileAtomic(path, JSON.stringify(position)),

@@ -4,6 +4,7 @@ import { createChatApp } from '../../functions/chat/app.ts';
 import { createUsersApp } from '../../functions/users/app.ts';
 import { createRealtimeNode, type RealtimeNode } from '../../realtime/node.ts';
 import type { AtlasConfig } from '../config.ts';
+import { notFound } from '../http/errors.ts';
 import { createLogger } from '../log.ts';
 import { openEmbeddedPlatform } from '../platform/embedded.ts';
 import { createServices, type Services } from '../services.ts';
@@ -33,6 +34,7 @@ export async function startStandalone(config: AtlasConfig): Promise<Standalone> 
   const realtime = createRealtimeNode(services, `standalone-${process.pid}`);
 
   const app = new Hono();
+  app.notFound(notFound);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => c.json({ status: 'ready' }));
   app.route('/', createAuthApp(services, { clientAddress: nodeClientAddress(config.trustProxy) }));

@@ -2,7 +2,7 @@ import { AppError } from '../errors.ts';
 import type { Events } from '../events.ts';
 import { isId } from '../ids.ts';
 import type { Sql, SqlQuery } from '../ports/index.ts';
-import type { Social } from './types.ts';
+import type { FriendRequestOutcome, Social } from './types.ts';
 
 /**
  * Advisory-lock namespace (first key of the two-int form) for the per-pair lock taken by every

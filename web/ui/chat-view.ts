@@ -3,6 +3,7 @@ import type { AppContext } from './context.ts';
 import { byTestId, formatLastSeen, formatTime, h, replaceChildren, type Child } from './dom.ts';
 
 const TYPING_SHOWN_MS = 4_000;
+const RUN_GAP_MS = 5 * 60_000;
 /** Within this many pixels of the bottom the list follows new messages. */
 const STICKY_PX = 48;
 /** Within this many pixels of the top, older history is loaded. */
@@ -56,10 +57,10 @@ export function createChatView(ctx: AppContext) {
   function entryView(
     entry: TimelineEntry,
     room: Room | undefined,
-    showSender: boolean,
+    run: { first: boolean; last: boolean },
   ): HTMLElement {
     const mine = entry.senderId === ctx.me;
-    let meta: Child[] = [formatTime(entry.createdAt)];
+    let meta: Child[] = run.last ? [formatTime(entry.createdAt)] : [];
     if (entry.status === 'pending') {
       meta = ['Sending…'];
     } else if (entry.status === 'failed') {
@@ -97,11 +98,12 @@ export function createChatView(ctx: AppContext) {
         'data-mine': String(mine),
         'data-client-msg-id': entry.clientMsgId,
       },
-      showSender &&
+      run.first &&
+        !mine &&
         room?.kind === 'group' &&
         h('span', { class: 'sender', 'data-testid': 'message-sender' }, ctx.nameOf(entry.senderId)),
       h('div', { class: 'bubble', 'data-testid': 'message-body' }, entry.body),
-      h('span', { class: 'meta' }, ...meta),
+      meta.length > 0 && h('span', { class: 'meta' }, ...meta),
     );
   }
 
@@ -163,14 +165,16 @@ export function createChatView(ctx: AppContext) {
             'This is the beginning of the conversation.',
           ),
     ];
-    let previousSender = '';
-    for (const entry of entries) {
-      children.push(entryView(entry, room, entry.senderId !== previousSender));
-      previousSender = entry.senderId;
+    entries.forEach((entry, i) => {
+      const run = {
+        first: !sameRun(entries[i - 1], entry),
+        last: !sameRun(entry, entries[i + 1]),
+      };
+      children.push(entryView(entry, room, run));
       if (seen && entry.seq === seen.afterSeq) {
         children.push(seen.el);
       }
-    }
+    });
     replaceChildren(list, children);
 
     if (mode === 'bottom' || (mode === 'keep' && nearBottom)) {
@@ -331,4 +335,12 @@ export function createChatView(ctx: AppContext) {
       }
     },
   };
+}
+
+/** Consecutive messages of one sender within a few minutes share one name and one time. */
+function sameRun(a: TimelineEntry | undefined, b: TimelineEntry | undefined): boolean {
+  if (!a || !b || a.senderId !== b.senderId || a.status !== 'sent') {
+    return false;
+  }
+  return Math.abs(Date.parse(b.createdAt) - Date.parse(a.createdAt)) < RUN_GAP_MS;
 }
