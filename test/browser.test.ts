@@ -217,7 +217,10 @@ test(
       watchErrors(bob, 'bob', errors);
 
       await step('both register and land in the app, connected', async () => {
-        await register(alice, url, 'alice', 'Alice');
+        await alice.goto(url);
+      await alice.getByTestId('auth-view').waitFor();
+      await alice.screenshot({ path: '/tmp/atlas-browser-login.png' });
+      await register(alice, url, 'alice', 'Alice');
         await register(bob, url, 'bob', 'Bob');
       });
 
