@@ -276,6 +276,8 @@ describe('register', () => {
     ['blank displayName', { username: 'valid_name', password: PASSWORD, displayName: '   ' }],
     ['displayName too long', { username: 'valid_name', password: PASSWORD, displayName: 'd'.repeat(65) }],
     ['displayName with a lone surrogate', { username: 'valid_name', password: PASSWORD, displayName: 'a\ud83db' }],
+    ['displayName with a NUL', { username: 'valid_name', password: PASSWORD, displayName: 'a\u0000b' }],
+    ['displayName with a newline', { username: 'valid_name', password: PASSWORD, displayName: 'a\nb' }],
     ['username of the wrong type', { username: 12345, password: PASSWORD }],
     ['password of the wrong type', { username: 'valid_name', password: true }],
     ['displayName of the wrong type', { username: 'valid_name', password: PASSWORD, displayName: 5 }],
@@ -423,6 +425,16 @@ describe('login', () => {
     assert.deepEqual([...wrongPassword.headers.keys()].filter((h) => h !== 'x-request-id').sort(), [
       ...[...unknownUser.headers.keys()].filter((h) => h !== 'x-request-id').sort(),
     ]);
+  });
+
+  it('answers usernames no account can have (NUL, look-alike letters) with invalid_credentials', async () => {
+    const user = await newUser('kelvin');
+    // U+212A KELVIN SIGN lower-cases to an ASCII k: it must not be an alias of the real name.
+    const lookAlike = user.username.replace('k', '\u212a');
+    assert.notEqual(lookAlike, user.username);
+    for (const username of [`${user.username}\u0000`, 'nul\u0000name', lookAlike, '\ud800x']) {
+      assertError(await login(username, PASSWORD, freshAddress()), 401, 'invalid_credentials');
+    }
   });
 
   const invalidBodies: Array<[string, unknown]> = [

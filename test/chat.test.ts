@@ -265,6 +265,8 @@ describe('groups', () => {
     ['a blank name', { name: '   ', memberIds: [] }],
     ['a name over 100 characters', { name: 'n'.repeat(101), memberIds: [] }],
     ['a name with a lone surrogate', { name: 'team \ud800', memberIds: [] }],
+    ['a name with a NUL', { name: 'team\u0000', memberIds: [] }],
+    ['a name with a control character', { name: 'team\u001b[31m', memberIds: [] }],
     ['a numeric name', { name: 7, memberIds: [] }],
     ['a missing memberIds', { name: 'x' }],
     ['memberIds that is not an array', { name: 'x', memberIds: NOWHERE }],

@@ -1,7 +1,9 @@
+import * as v from 'valibot';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Cache, RateLimiter } from '../ports/cache.ts';
 import type { Sql } from '../ports/sql.ts';
+import { UsernameSchema } from '../schemas.ts';
 import type { PasswordHasher } from './passwords.ts';
 
 /** Failed logins allowed per (account, client address) and per account from anywhere. */
@@ -66,10 +68,14 @@ export function createAccounts(
           );
         }
       }
-      const rows = await sql.query<{ id: string; password_hash: string }>(
-        'SELECT id, password_hash FROM users WHERE username_key = $1',
-        [key],
-      );
+      // Only a name registration could have accepted reaches the database: anything else is an
+      // unknown user (and a U+0000, which PostgreSQL text cannot hold, would fail the query).
+      const rows = v.is(UsernameSchema, username)
+        ? await sql.query<{ id: string; password_hash: string }>(
+            'SELECT id, password_hash FROM users WHERE username_key = $1',
+            [key],
+          )
+        : [];
       const user = rows[0];
       let ok = false;
       if (user) {
