@@ -124,7 +124,11 @@ function me(token: string): Promise<Reply> {
 
 function assertError(reply: Reply, status: number, code: ErrorCode): void {
   const error = reply.body.error as { code?: unknown; message?: unknown } | undefined;
-  assert.equal(error?.code, code, `expected ${code}, got ${reply.status} ${JSON.stringify(reply.body)}`);
+  assert.equal(
+    error?.code,
+    code,
+    `expected ${code}, got ${reply.status} ${JSON.stringify(reply.body)}`,
+  );
   assert.equal(reply.status, status);
   assert.equal(typeof error?.message, 'string');
 }
@@ -234,7 +238,10 @@ describe('register', () => {
   it('refuses a taken username, case-insensitively, with 409 username_taken', async () => {
     const username = `Case_${uniqueName('u')}`;
     assertTokens(
-      await auth('/api/auth/register', { json: { username, password: PASSWORD }, address: freshAddress() }),
+      await auth('/api/auth/register', {
+        json: { username, password: PASSWORD },
+        address: freshAddress(),
+      }),
       201,
     );
     for (const again of [username, username.toLowerCase(), username.toUpperCase()]) {
@@ -250,7 +257,10 @@ describe('register', () => {
     const username = uniqueName('race');
     const replies = await Promise.all(
       [username, username.toUpperCase()].map((name) =>
-        auth('/api/auth/register', { json: { username: name, password: PASSWORD }, address: freshAddress() }),
+        auth('/api/auth/register', {
+          json: { username: name, password: PASSWORD },
+          address: freshAddress(),
+        }),
       ),
     );
     const statuses = replies.map((reply) => reply.status).sort();
@@ -274,13 +284,28 @@ describe('register', () => {
     ['password with a lone low surrogate', { username: 'valid_name', password: '\udc00abcdefgh' }],
     ['empty displayName', { username: 'valid_name', password: PASSWORD, displayName: '' }],
     ['blank displayName', { username: 'valid_name', password: PASSWORD, displayName: '   ' }],
-    ['displayName too long', { username: 'valid_name', password: PASSWORD, displayName: 'd'.repeat(65) }],
-    ['displayName with a lone surrogate', { username: 'valid_name', password: PASSWORD, displayName: 'a\ud83db' }],
-    ['displayName with a NUL', { username: 'valid_name', password: PASSWORD, displayName: 'a\u0000b' }],
-    ['displayName with a newline', { username: 'valid_name', password: PASSWORD, displayName: 'a\nb' }],
+    [
+      'displayName too long',
+      { username: 'valid_name', password: PASSWORD, displayName: 'd'.repeat(65) },
+    ],
+    [
+      'displayName with a lone surrogate',
+      { username: 'valid_name', password: PASSWORD, displayName: 'a\ud83db' },
+    ],
+    [
+      'displayName with a NUL',
+      { username: 'valid_name', password: PASSWORD, displayName: 'a\u0000b' },
+    ],
+    [
+      'displayName with a newline',
+      { username: 'valid_name', password: PASSWORD, displayName: 'a\nb' },
+    ],
     ['username of the wrong type', { username: 12345, password: PASSWORD }],
     ['password of the wrong type', { username: 'valid_name', password: true }],
-    ['displayName of the wrong type', { username: 'valid_name', password: PASSWORD, displayName: 5 }],
+    [
+      'displayName of the wrong type',
+      { username: 'valid_name', password: PASSWORD, displayName: 5 },
+    ],
     ['displayName null', { username: 'valid_name', password: PASSWORD, displayName: null }],
     ['missing password', { username: 'valid_name' }],
     ['missing username', { password: PASSWORD }],
@@ -297,7 +322,9 @@ describe('register', () => {
   }
 
   it('refused bodies create nothing', async () => {
-    const rows = await services.platform.sql.query("SELECT 1 FROM users WHERE username_key = 'valid_name'");
+    const rows = await services.platform.sql.query(
+      "SELECT 1 FROM users WHERE username_key = 'valid_name'",
+    );
     assert.equal(rows.length, 0);
   });
 
@@ -407,9 +434,12 @@ describe('login', () => {
     const first = assertTokens(await login(user.username, PASSWORD), 200);
     const second = assertTokens(await login(user.username, PASSWORD), 200);
     assert.notEqual(first.refreshToken, second.refreshToken);
-    assert.deepEqual((await auth('/api/auth/logout', { json: { refreshToken: first.refreshToken } })).body, {
-      ok: true,
-    });
+    assert.deepEqual(
+      (await auth('/api/auth/logout', { json: { refreshToken: first.refreshToken } })).body,
+      {
+        ok: true,
+      },
+    );
     assertError(await me(first.accessToken), 401, 'token_revoked');
     await assertMeIs(second.accessToken, user.userId);
   });
@@ -459,7 +489,11 @@ describe('login', () => {
     const user = await newUser('victim');
     const attacker = freshAddress();
     for (let i = 0; i < 5; i++) {
-      assertError(await login(user.username, `guess number ${i}`, attacker), 401, 'invalid_credentials');
+      assertError(
+        await login(user.username, `guess number ${i}`, attacker),
+        401,
+        'invalid_credentials',
+      );
     }
     for (const password of ['guess number 5', PASSWORD]) {
       const throttled = await login(user.username, password, attacker);
@@ -566,7 +600,11 @@ describe('refresh', () => {
 
   it('validates the body', async () => {
     assertError(await auth('/api/auth/refresh', { json: {} }), 400, 'validation_failed');
-    assertError(await auth('/api/auth/refresh', { json: { refreshToken: 42 } }), 400, 'validation_failed');
+    assertError(
+      await auth('/api/auth/refresh', { json: { refreshToken: 42 } }),
+      400,
+      'validation_failed',
+    );
     assertError(
       await auth('/api/auth/refresh', { json: { refreshToken: 'x'.repeat(257) } }),
       400,
@@ -586,15 +624,21 @@ describe('logout', () => {
     assertError(await me(user.accessToken), 401, 'token_revoked');
     assertError(await refresh(user.refreshToken), 401, 'token_revoked');
     // Logging out twice is harmless.
-    assert.deepEqual((await auth('/api/auth/logout', { json: { refreshToken: user.refreshToken } })).body, {
-      ok: true,
-    });
+    assert.deepEqual(
+      (await auth('/api/auth/logout', { json: { refreshToken: user.refreshToken } })).body,
+      {
+        ok: true,
+      },
+    );
   });
 
   it('revokes the login also when given an already-rotated refresh token', async () => {
     const user = await newUser('byeold');
     const successor = assertTokens(await refresh(user.refreshToken), 200);
-    assert.equal((await auth('/api/auth/logout', { json: { refreshToken: user.refreshToken } })).status, 200);
+    assert.equal(
+      (await auth('/api/auth/logout', { json: { refreshToken: user.refreshToken } })).status,
+      200,
+    );
     assertError(await refresh(successor.refreshToken), 401, 'token_revoked');
     assertError(await me(successor.accessToken), 401, 'token_revoked');
   });
@@ -633,11 +677,15 @@ describe('JWKS', () => {
   it('verifies the access tokens the server issues', async () => {
     const user = await newUser('jwks');
     const jwks = (await auth('/api/auth/jwks')).body as unknown as JSONWebKeySet;
-    const { payload, protectedHeader } = await jwtVerify(user.accessToken, createLocalJWKSet(jwks), {
-      algorithms: ['ES256'],
-      issuer: services.config.issuer,
-      audience: services.config.audience,
-    });
+    const { payload, protectedHeader } = await jwtVerify(
+      user.accessToken,
+      createLocalJWKSet(jwks),
+      {
+        algorithms: ['ES256'],
+        issuer: services.config.issuer,
+        audience: services.config.audience,
+      },
+    );
     assert.equal(payload.sub, user.userId);
     assert.equal(protectedHeader.kid, jwks.keys[0]?.kid);
   });
@@ -661,14 +709,24 @@ describe('access tokens', () => {
   ): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT(payload)
-      .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: services.keys.kid, typ: 'at+jwt', ...options.header })
+      .setProtectedHeader({
+        alg: SIGNING_ALGORITHM,
+        kid: services.keys.kid,
+        typ: 'at+jwt',
+        ...options.header,
+      })
       .setIssuedAt(options.iat ?? now)
       .setExpirationTime(options.exp ?? now + 600)
       .sign(options.key ?? services.keys.privateKey);
   }
 
   function validPayload(): JWTPayload {
-    return { iss: services.config.issuer, aud: services.config.audience, sub: user.userId, sid: sessionId };
+    return {
+      iss: services.config.issuer,
+      aud: services.config.audience,
+      sub: user.userId,
+      sid: sessionId,
+    };
   }
 
   it('carries the documented claims and lives 900 seconds', () => {
@@ -700,7 +758,11 @@ describe('access tokens', () => {
   it('refuses an expired token with a bad signature as unauthorized, not token_expired', async () => {
     const { privateKey } = await generateKeyPair('ES256');
     const now = Math.floor(Date.now() / 1000);
-    const token = await forge(validPayload(), { key: privateKey, iat: now - 2000, exp: now - 1000 });
+    const token = await forge(validPayload(), {
+      key: privateKey,
+      iat: now - 2000,
+      exp: now - 1000,
+    });
     assertError(await me(token), 401, 'unauthorized');
   });
 
@@ -729,7 +791,10 @@ describe('access tokens', () => {
 
   it('refuses unsigned (alg none) tokens', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = new UnsecuredJWT(validPayload()).setIssuedAt(now).setExpirationTime(now + 600).encode();
+    const token = new UnsecuredJWT(validPayload())
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .encode();
     assertError(await me(token), 401, 'unauthorized');
     // The same with the signature of a real token glued on.
     const signature = user.accessToken.split('.')[2] ?? '';
@@ -769,7 +834,9 @@ describe('access tokens', () => {
   it('refuses missing, malformed and oversize bearer tokens as unauthorized', async () => {
     assertError(await request(usersApp, 'GET', '/api/me'), 401, 'unauthorized');
     assertError(
-      await request(usersApp, 'GET', '/api/me', { headers: { authorization: `Basic ${btoa('a:b')}` } }),
+      await request(usersApp, 'GET', '/api/me', {
+        headers: { authorization: `Basic ${btoa('a:b')}` },
+      }),
       401,
       'unauthorized',
     );

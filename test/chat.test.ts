@@ -56,7 +56,11 @@ async function call(
 
 function assertError(reply: Reply, status: number, code: ErrorCode): void {
   const error = reply.body.error as { code?: unknown; message?: unknown } | undefined;
-  assert.equal(error?.code, code, `expected ${code}, got ${reply.status} ${JSON.stringify(reply.body)}`);
+  assert.equal(
+    error?.code,
+    code,
+    `expected ${code}, got ${reply.status} ${JSON.stringify(reply.body)}`,
+  );
   assert.equal(reply.status, status);
   assert.equal(typeof error?.message, 'string');
 }
@@ -94,7 +98,11 @@ function send(user: TestUser, roomId: string, clientMsgId: string, body: string)
 
 let msgCount = 0;
 
-async function sendOk(user: TestUser, roomId: string, body = `hello ${msgCount}`): Promise<ChatMessage> {
+async function sendOk(
+  user: TestUser,
+  roomId: string,
+  body = `hello ${msgCount}`,
+): Promise<ChatMessage> {
   msgCount += 1;
   const reply = await send(user, roomId, `m-${msgCount}`, body);
   assert.equal(reply.status, 201, JSON.stringify(reply.body));
@@ -107,12 +115,18 @@ interface Page {
 }
 
 async function history(user: TestUser, roomId: string, query = ''): Promise<Page> {
-  const reply = await call('GET', `/api/rooms/${roomId}/messages${query ? `?${query}` : ''}`, { as: user });
+  const reply = await call('GET', `/api/rooms/${roomId}/messages${query ? `?${query}` : ''}`, {
+    as: user,
+  });
   assert.equal(reply.status, 200, JSON.stringify(reply.body));
   assert.deepEqual(Object.keys(reply.body).sort(), ['hasMore', 'messages']);
   const page = reply.body as unknown as Page;
   const seqs = page.messages.map((message) => message.seq);
-  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'pages are ascending by seq');
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+    'pages are ascending by seq',
+  );
   return page;
 }
 
@@ -160,11 +174,27 @@ describe('authentication and path ids', () => {
     });
   }
 
+  it('answers unknown routes with a JSON 404 not_found', async () => {
+    const user = await newUser('routes');
+    assertError(
+      await call('GET', `/api/rooms/${NOWHERE}/nothing-here`, { as: user }),
+      404,
+      'not_found',
+    );
+    assertError(await call('PUT', '/api/rooms', { as: user, json: {} }), 404, 'not_found');
+  });
+
   it('checks the token before the path ids', async () => {
     assertError(await call('GET', '/api/rooms/not-a-uuid/messages'), 401, 'unauthorized');
   });
 
-  const badIds = ['not-a-uuid', '123', 'ABCDEF00-0000-7000-8000-00000000000A', `${NOWHERE}0`, "1' OR '1'='1"];
+  const badIds = [
+    'not-a-uuid',
+    '123',
+    'ABCDEF00-0000-7000-8000-00000000000A',
+    `${NOWHERE}0`,
+    "1' OR '1'='1",
+  ];
   for (const badId of badIds) {
     it(`refuses the room id ${JSON.stringify(badId)} with validation_failed on every room route`, async () => {
       const user = await newUser('ids');
@@ -183,7 +213,11 @@ describe('authentication and path ids', () => {
       400,
       'validation_failed',
     );
-    assertError(await call('POST', '/api/dms', { as: owner, json: { userId: 'bob' } }), 400, 'validation_failed');
+    assertError(
+      await call('POST', '/api/dms', { as: owner, json: { userId: 'bob' } }),
+      400,
+      'validation_failed',
+    );
   });
 
   it('answers not_member for a room that does not exist, exactly as for a room one is not in', async () => {
@@ -195,7 +229,11 @@ describe('authentication and path ids', () => {
       assertError(unknown, 403, 'not_member');
       const existing = await call(method, path.replace(NOWHERE, room.id), { as: outsider, json });
       assertError(existing, 403, 'not_member');
-      assert.deepEqual(existing.body, unknown.body, `${method} ${path} reveals that the room exists`);
+      assert.deepEqual(
+        existing.body,
+        unknown.body,
+        `${method} ${path} reveals that the room exists`,
+      );
     }
   });
 });
@@ -207,7 +245,10 @@ describe('groups', () => {
     const carol = await newUser('carol');
     const reply = await call('POST', '/api/rooms', {
       as: owner,
-      json: { name: '  Weekend plans  ', memberIds: [bob.userId, carol.userId, bob.userId, owner.userId] },
+      json: {
+        name: '  Weekend plans  ',
+        memberIds: [bob.userId, carol.userId, bob.userId, owner.userId],
+      },
     });
     const room = roomOf(reply, 201);
     assert.ok(isId(room.id));
@@ -241,9 +282,14 @@ describe('groups', () => {
     const bob = await newUser('detail');
     const room = await createGroup(owner, 'detail', [bob]);
     const reply = await call('GET', `/api/rooms/${room.id}`, { as: bob });
-    const detail = reply.body.room as RoomView & { members?: Array<{ id: string; username: string }> };
+    const detail = reply.body.room as RoomView & {
+      members?: Array<{ id: string; username: string }>;
+    };
     assert.ok(Array.isArray(detail.members), `members missing: ${JSON.stringify(detail)}`);
-    assert.deepEqual(detail.members.map((member) => member.id).sort(), [owner.userId, bob.userId].sort());
+    assert.deepEqual(
+      detail.members.map((member) => member.id).sort(),
+      [owner.userId, bob.userId].sort(),
+    );
     const ownerProfile = detail.members.find((member) => member.id === owner.userId);
     assert.equal(ownerProfile?.username, owner.username);
     assert.equal(JSON.stringify(detail.members).includes('password'), false);
@@ -253,7 +299,10 @@ describe('groups', () => {
     const owner = await newUser('owner');
     const before = (await listRooms(owner)).length;
     assertError(
-      await call('POST', '/api/rooms', { as: owner, json: { name: 'ghosts', memberIds: [NOWHERE] } }),
+      await call('POST', '/api/rooms', {
+        as: owner,
+        json: { name: 'ghosts', memberIds: [NOWHERE] },
+      }),
       404,
       'not_found',
     );
@@ -271,7 +320,10 @@ describe('groups', () => {
     ['a missing memberIds', { name: 'x' }],
     ['memberIds that is not an array', { name: 'x', memberIds: NOWHERE }],
     ['a member id that is not an id', { name: 'x', memberIds: ['bob'] }],
-    ['1000 requested members', { name: 'x', memberIds: Array.from({ length: 1000 }, () => NOWHERE) }],
+    [
+      '1000 requested members',
+      { name: 'x', memberIds: Array.from({ length: 1000 }, () => NOWHERE) },
+    ],
   ];
   for (const [label, json] of invalid) {
     it(`refuses ${label} with validation_failed`, async () => {
@@ -282,14 +334,20 @@ describe('groups', () => {
 
   it('refuses malformed JSON with invalid_json', async () => {
     const owner = await newUser('bad');
-    assertError(await call('POST', '/api/rooms', { as: owner, raw: '{"name":' }), 400, 'invalid_json');
+    assertError(
+      await call('POST', '/api/rooms', { as: owner, raw: '{"name":' }),
+      400,
+      'invalid_json',
+    );
   });
 
   it('renames a group for every member', async () => {
     const owner = await newUser('ren');
     const bob = await newUser('ren');
     const room = await createGroup(owner, 'old name', [bob]);
-    const renamed = roomOf(await call('PATCH', `/api/rooms/${room.id}`, { as: owner, json: { name: ' new name ' } }));
+    const renamed = roomOf(
+      await call('PATCH', `/api/rooms/${room.id}`, { as: owner, json: { name: ' new name ' } }),
+    );
     assert.equal(renamed.name, 'new name');
     assert.equal((await viewRoom(bob, room.id)).name, 'new name');
     assertError(
@@ -315,7 +373,10 @@ describe('groups', () => {
     await sendOk(carol, room.id);
 
     assertError(
-      await call('POST', `/api/rooms/${room.id}/members`, { as: owner, json: { userIds: [NOWHERE] } }),
+      await call('POST', `/api/rooms/${room.id}/members`, {
+        as: owner,
+        json: { userIds: [NOWHERE] },
+      }),
       404,
       'not_found',
     );
@@ -325,7 +386,10 @@ describe('groups', () => {
       'validation_failed',
     );
     assertError(
-      await call('POST', `/api/rooms/${room.id}/members`, { as: owner, json: { userIds: ['carol'] } }),
+      await call('POST', `/api/rooms/${room.id}/members`, {
+        as: owner,
+        json: { userIds: ['carol'] },
+      }),
       400,
       'validation_failed',
     );
@@ -338,16 +402,28 @@ describe('groups', () => {
     const room = await createGroup(owner, 'removal', [bob, carol]);
     await sendOk(bob, room.id);
 
-    const reply = await call('DELETE', `/api/rooms/${room.id}/members/${bob.userId}`, { as: owner });
+    const reply = await call('DELETE', `/api/rooms/${room.id}/members/${bob.userId}`, {
+      as: owner,
+    });
     assert.equal(reply.status, 200);
     assert.deepEqual(reply.body, { ok: true });
 
     assertError(await call('GET', `/api/rooms/${room.id}`, { as: bob }), 403, 'not_member');
-    assertError(await call('GET', `/api/rooms/${room.id}/messages`, { as: bob }), 403, 'not_member');
+    assertError(
+      await call('GET', `/api/rooms/${room.id}/messages`, { as: bob }),
+      403,
+      'not_member',
+    );
     assertError(await send(bob, room.id, 'after-removal', 'let me in'), 403, 'not_member');
     assertError(await markRead(bob, room.id, 1), 403, 'not_member');
-    assert.equal((await listRooms(bob)).some((listed) => listed.id === room.id), false);
-    assert.deepEqual([...(await viewRoom(carol, room.id)).memberIds].sort(), [owner.userId, carol.userId].sort());
+    assert.equal(
+      (await listRooms(bob)).some((listed) => listed.id === room.id),
+      false,
+    );
+    assert.deepEqual(
+      [...(await viewRoom(carol, room.id)).memberIds].sort(),
+      [owner.userId, carol.userId].sort(),
+    );
 
     assertError(
       await call('DELETE', `/api/rooms/${room.id}/members/${bob.userId}`, { as: owner }),
@@ -377,7 +453,10 @@ describe('groups', () => {
     const room = await createGroup(owner, 'leavers', [bob]);
     const reply = await call('DELETE', `/api/rooms/${room.id}/members/${bob.userId}`, { as: bob });
     assert.deepEqual(reply.body, { ok: true });
-    assert.equal((await listRooms(bob)).some((listed) => listed.id === room.id), false);
+    assert.equal(
+      (await listRooms(bob)).some((listed) => listed.id === room.id),
+      false,
+    );
     assert.deepEqual((await viewRoom(owner, room.id)).memberIds, [owner.userId]);
     assert.equal((await viewRoom(owner, room.id)).ownerId, owner.userId);
   });
@@ -387,9 +466,16 @@ describe('groups', () => {
     const bob = await newUser('heir');
     const carol = await newUser('heir');
     const room = await createGroup(owner, 'succession', [bob]);
-    roomOf(await call('POST', `/api/rooms/${room.id}/members`, { as: owner, json: { userIds: [carol.userId] } }));
+    roomOf(
+      await call('POST', `/api/rooms/${room.id}/members`, {
+        as: owner,
+        json: { userIds: [carol.userId] },
+      }),
+    );
 
-    const reply = await call('DELETE', `/api/rooms/${room.id}/members/${owner.userId}`, { as: owner });
+    const reply = await call('DELETE', `/api/rooms/${room.id}/members/${owner.userId}`, {
+      as: owner,
+    });
     assert.deepEqual(reply.body, { ok: true });
     const after = await viewRoom(bob, room.id);
     assert.equal(after.ownerId, bob.userId, 'bob joined before carol');
@@ -400,7 +486,9 @@ describe('groups', () => {
       403,
       'not_member',
     );
-    const removed = await call('DELETE', `/api/rooms/${room.id}/members/${carol.userId}`, { as: bob });
+    const removed = await call('DELETE', `/api/rooms/${room.id}/members/${carol.userId}`, {
+      as: bob,
+    });
     assert.deepEqual(removed.body, { ok: true });
   });
 
@@ -409,7 +497,11 @@ describe('groups', () => {
     const bob = await newUser('dmrules');
     const carol = await newUser('dmrules');
     const dm = await openDm(alice, bob);
-    assertError(await call('PATCH', `/api/rooms/${dm.id}`, { as: alice, json: { name: 'ours' } }), 403, 'forbidden');
+    assertError(
+      await call('PATCH', `/api/rooms/${dm.id}`, { as: alice, json: { name: 'ours' } }),
+      403,
+      'forbidden',
+    );
     assertError(
       await call('DELETE', `/api/rooms/${dm.id}/members/${alice.userId}`, { as: alice }),
       403,
@@ -421,11 +513,17 @@ describe('groups', () => {
       'forbidden',
     );
     assertError(
-      await call('POST', `/api/rooms/${dm.id}/members`, { as: alice, json: { userIds: [carol.userId] } }),
+      await call('POST', `/api/rooms/${dm.id}/members`, {
+        as: alice,
+        json: { userIds: [carol.userId] },
+      }),
       403,
       'forbidden',
     );
-    assert.deepEqual([...(await viewRoom(bob, dm.id)).memberIds].sort(), [alice.userId, bob.userId].sort());
+    assert.deepEqual(
+      [...(await viewRoom(bob, dm.id)).memberIds].sort(),
+      [alice.userId, bob.userId].sort(),
+    );
   });
 });
 
@@ -436,7 +534,11 @@ describe('DMs', () => {
     const fromAlice = await openDm(alice, bob);
     assert.equal(fromAlice.kind, 'dm');
     assert.equal(fromAlice.peerId, bob.userId);
-    assert.equal(fromAlice.name, bob.username, "a DM is named after the other member's display name");
+    assert.equal(
+      fromAlice.name,
+      bob.username,
+      "a DM is named after the other member's display name",
+    );
     assert.equal(fromAlice.ownerId, null);
     assert.deepEqual([...fromAlice.memberIds].sort(), [alice.userId, bob.userId].sort());
 
@@ -457,8 +559,16 @@ describe('DMs', () => {
 
   it('refuses a DM with oneself (validation_failed) and with an unknown user (not_found)', async () => {
     const alice = await newUser('self');
-    assertError(await call('POST', '/api/dms', { as: alice, json: { userId: alice.userId } }), 400, 'validation_failed');
-    assertError(await call('POST', '/api/dms', { as: alice, json: { userId: NOWHERE } }), 404, 'not_found');
+    assertError(
+      await call('POST', '/api/dms', { as: alice, json: { userId: alice.userId } }),
+      400,
+      'validation_failed',
+    );
+    assertError(
+      await call('POST', '/api/dms', { as: alice, json: { userId: NOWHERE } }),
+      404,
+      'not_found',
+    );
     assertError(await call('POST', '/api/dms', { as: alice, json: {} }), 400, 'validation_failed');
   });
 
@@ -466,8 +576,16 @@ describe('DMs', () => {
     const blocker = await newUser('blocker');
     const blocked = await newUser('blocked');
     await services.social.block(blocker.userId, blocked.userId);
-    assertError(await call('POST', '/api/dms', { as: blocker, json: { userId: blocked.userId } }), 403, 'blocked');
-    assertError(await call('POST', '/api/dms', { as: blocked, json: { userId: blocker.userId } }), 403, 'blocked');
+    assertError(
+      await call('POST', '/api/dms', { as: blocker, json: { userId: blocked.userId } }),
+      403,
+      'blocked',
+    );
+    assertError(
+      await call('POST', '/api/dms', { as: blocked, json: { userId: blocker.userId } }),
+      403,
+      'blocked',
+    );
     await services.social.unblock(blocker.userId, blocked.userId);
     assert.equal((await openDm(blocked, blocker)).peerId, blocker.userId);
   });
@@ -543,11 +661,10 @@ describe('sending over REST', () => {
   it('answers concurrent retries of one send with one message', async () => {
     const alice = await newUser('burst');
     const room = await createGroup(alice, 'burst', []);
-    const replies = await Promise.all(Array.from({ length: 5 }, () => send(alice, room.id, 'burst-1', 'same')));
-    assert.deepEqual(
-      replies.map((reply) => reply.status).sort(),
-      [200, 200, 200, 200, 201],
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, () => send(alice, room.id, 'burst-1', 'same')),
     );
+    assert.deepEqual(replies.map((reply) => reply.status).sort(), [200, 200, 200, 200, 201]);
     assert.equal(new Set(replies.map((reply) => (reply.body.message as ChatMessage).seq)).size, 1);
     assert.deepEqual(seqs(await history(alice, room.id)), [1]);
   });
@@ -557,10 +674,14 @@ describe('sending over REST', () => {
     const bob = await newUser('dense');
     const room = await createGroup(alice, 'dense', [bob]);
     const replies = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => send(i % 2 ? bob : alice, room.id, `dense-${i}`, `message ${i}`)),
+      Array.from({ length: 30 }, (_, i) =>
+        send(i % 2 ? bob : alice, room.id, `dense-${i}`, `message ${i}`),
+      ),
     );
     assert.ok(replies.every((reply) => reply.status === 201));
-    const assigned = replies.map((reply) => (reply.body.message as ChatMessage).seq).sort((a, b) => a - b);
+    const assigned = replies
+      .map((reply) => (reply.body.message as ChatMessage).seq)
+      .sort((a, b) => a - b);
     assert.deepEqual(assigned, range(1, 30));
     assert.deepEqual(seqs(await history(alice, room.id)), range(1, 30));
   });
@@ -625,7 +746,18 @@ describe('sending over REST', () => {
     });
   }
 
-  const invalidIds: unknown[] = ['', 'x'.repeat(65), 'has space', 'slash/id', 'plus+id', 'ünïcode', 'emoji😀', 'semi;colon', 7, null];
+  const invalidIds: unknown[] = [
+    '',
+    'x'.repeat(65),
+    'has space',
+    'slash/id',
+    'plus+id',
+    'ünïcode',
+    'emoji😀',
+    'semi;colon',
+    7,
+    null,
+  ];
   it('refuses clientMsgIds outside 1-64 of A-Z a-z 0-9 _ - : . with validation_failed', async () => {
     const alice = await newUser('vid');
     const room = await createGroup(alice, 'vid', []);
@@ -652,7 +784,10 @@ describe('sending over REST', () => {
     const alice = await newUser('json');
     const room = await createGroup(alice, 'json', []);
     assertError(
-      await call('POST', `/api/rooms/${room.id}/messages`, { as: alice, raw: '{"clientMsgId":"a","body":' }),
+      await call('POST', `/api/rooms/${room.id}/messages`, {
+        as: alice,
+        raw: '{"clientMsgId":"a","body":',
+      }),
       400,
       'invalid_json',
     );
@@ -819,7 +954,11 @@ describe('history paging', () => {
 
   it('refuses non-members with not_member', async () => {
     const outsider = await newUser('peek');
-    assertError(await call('GET', `/api/rooms/${roomId}/messages`, { as: outsider }), 403, 'not_member');
+    assertError(
+      await call('GET', `/api/rooms/${roomId}/messages`, { as: outsider }),
+      403,
+      'not_member',
+    );
   });
 });
 
@@ -857,10 +996,7 @@ describe('read markers and unread', () => {
     let reply = await markRead(bob, room.id, 2);
     assert.equal(reply.status, 200);
     assert.deepEqual(reply.body, { readSeq: 2 });
-    assert.deepEqual(
-      [(await unreadOf(bob))?.readSeq, (await unreadOf(bob))?.unread],
-      [2, 3],
-    );
+    assert.deepEqual([(await unreadOf(bob))?.readSeq, (await unreadOf(bob))?.unread], [2, 3]);
 
     reply = await markRead(bob, room.id, 1);
     assert.deepEqual(reply.body, { readSeq: 2 }, 'markers never move back');
@@ -901,7 +1037,11 @@ describe('read markers and unread', () => {
     for (const seq of [-1, 1.5, '2', null, Number.MAX_SAFE_INTEGER + 2]) {
       assertError(await markRead(alice, room.id, seq), 400, 'validation_failed');
     }
-    assertError(await call('POST', `/api/rooms/${room.id}/read`, { as: alice, json: {} }), 400, 'validation_failed');
+    assertError(
+      await call('POST', `/api/rooms/${room.id}/read`, { as: alice, json: {} }),
+      400,
+      'validation_failed',
+    );
   });
 
   it('refuses non-members with not_member', async () => {

@@ -32,7 +32,7 @@ export interface LogConsumerOptions {
  * message reaches a successful handler call at least once, in log order. No failure ends the
  * loop; only stop() does. Timers are unref'd: a consumer never keeps the process alive alone.
  */
-export function startLogConsumer(options: LogConsumerOptions): LogConsumer {
+export function startLogConsumer(options: LogConsumerOptions): Pick<LogConsumer, 'stop'> {
   const { group, file, handler, onError } = options;
   let position = options.start;
   let stopping = false;

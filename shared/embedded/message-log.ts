@@ -85,19 +85,36 @@ export async function openFileMessageLog(options: FileMessageLogOptions): Promis
     const started = (async function startConsumer(): Promise<LogConsumer> {
       const committed = await readPosition(path);
       const end = file.end();
+      // Consumers only read fsynced records, so a position past the end means the file lost
+      // durable data (a disk that lied about fsync, a restored backup): resume at the end.
+      const start = committed.bytes > end.bytes ? end : committed;
+      let committedBytes = start.bytes;
+      const waiters: Array<{ target: number; resolve: () => void }> = [];
       const consumer = startLogConsumer({
         group,
         file,
-        // Consumers only read fsynced records, so a position past the end means the file lost
-        // durable data (a disk that lied about fsync, a restored backup): resume at the end.
-        start: committed.bytes > end.bytes ? end : committed,
+        start,
         handler,
-        commit: (position) => writeFileAtomic(path, JSON.stringify(position)),
+        commit: async (position) => {
+          await writeFileAtomic(path, JSON.stringify(position));
+          committedBytes = position.bytes;
+          for (const waiter of waiters.filter((w) => w.target <= committedBytes)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.resolve();
+          }
+        },
         limits,
         retry,
         onError,
       });
       return {
+        caughtUp: function caughtUp() {
+          const target = file.end().bytes;
+          if (committedBytes >= target) {
+            return Promise.resolve();
+          }
+          return new Promise<void>((resolve) => waiters.push({ target, resolve }));
+        },
         stop: async function stop() {
           await consumer.stop();
           if (consumers.get(group) === started) {

@@ -35,8 +35,14 @@ export async function openFileMessageStore(
 
   async function put(messages: readonly ChatMessage[]): Promise<void> {
     assertChatMessages(messages);
+    // Messages already held as they are need no write: the persisting consumer replays what the
+    // sequencer already stored, and that must not cost a second fsync.
+    const fresh = messages.filter((message) => !index.holds(message));
+    if (fresh.length === 0) {
+      return;
+    }
     // Copied now: the caller may reuse its objects while the fsync runs.
-    const copies = messages.map((message) => ({ ...message }));
+    const copies = fresh.map((message) => ({ ...message }));
     await file.append(copies);
     // Appends resolve in file order, so memory applies repeats in the same order replay will.
     copies.forEach(index.upsert);

@@ -9,6 +9,8 @@ export interface RoomIndex {
   upsert(message: ChatMessage): void;
   page(roomId: string, query: PageQuery): ChatMessage[];
   latest(roomId: string): ChatMessage | undefined;
+  /** Whether exactly this message, field for field, is already held at its seq. */
+  holds(message: ChatMessage): boolean;
   findByClientMsgId(roomId: string, clientMsgId: string): ChatMessage | undefined;
 }
 
@@ -65,6 +67,18 @@ export function createRoomIndex(): RoomIndex {
     return found;
   }
 
+  function holds(message: ChatMessage): boolean {
+    const held = rooms.get(message.roomId)?.bySeq[message.seq];
+    return (
+      held !== undefined &&
+      held.id === message.id &&
+      held.body === message.body &&
+      held.senderId === message.senderId &&
+      held.clientMsgId === message.clientMsgId &&
+      held.createdAt === message.createdAt
+    );
+  }
+
   function latest(roomId: string): ChatMessage | undefined {
     const newest = rooms.get(roomId)?.bySeq.at(-1);
     return newest && { ...newest };
@@ -78,7 +92,7 @@ export function createRoomIndex(): RoomIndex {
     return message?.clientMsgId === clientMsgId ? { ...message } : undefined;
   }
 
-  return { upsert, page, latest, findByClientMsgId };
+  return { upsert, page, latest, holds, findByClientMsgId };
 }
 
 function collect(room: Room, seq: number, found: ChatMessage[]): void {

@@ -10,6 +10,9 @@ import { createMemoryPubSub } from '../embedded/pubsub.ts';
 import { createMemoryRateLimiter } from '../embedded/rate-limiter.ts';
 import type { Platform } from '../ports/index.ts';
 
+/** The consumer group that persists the message log into the message store. */
+export const PERSIST_GROUP = 'message-store';
+
 /**
  * Every backing service in this process, durable under `dataDir`: PostgreSQL via PGlite, the
  * message log and store as fsynced files, and in-memory pub/sub, presence, cache and limits
@@ -25,6 +28,11 @@ export async function openEmbeddedPlatform(options: {
   await migrate(sql);
   const messageLog = await openFileMessageLog({ dir: join(dataDir, 'message-log') });
   const messageStore = await openFileMessageStore({ dir: join(dataDir, 'message-store') });
+  // The persisting consumer: fills the store from the log. Waiting for it here means a message
+  // made durable in the log just before a crash is in the store again before any seq is handed
+  // out, so the sequencer never reuses one.
+  const persister = await messageLog.consume(PERSIST_GROUP, (batch) => messageStore.put(batch));
+  await persister.caughtUp();
   const pubsub = createMemoryPubSub();
   const presence = createMemoryPresence({ ttlMs: options.presenceTtlMs });
   const cache = createMemoryCache({});
@@ -38,6 +46,7 @@ export async function openEmbeddedPlatform(options: {
     cache,
     limiter,
     async close() {
+      await persister.stop();
       await pubsub.close();
       await presence.close();
       await messageLog.close();

@@ -31,6 +31,11 @@ export interface MessageLog {
 }
 
 export interface LogConsumer {
+  /**
+   * Resolves once this consumer has handled and committed everything appended before the call.
+   * Used at start-up, so the store holds all the log holds before any seq is handed out.
+   */
+  caughtUp(): Promise<void>;
   stop(): Promise<void>;
 }
 
