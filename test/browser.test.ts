@@ -15,7 +15,9 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 
-import { AtlasHttp } from '../shared/sdk/index.ts';
+import { WebSocket } from 'ws';
+
+import { AtlasClient, AtlasHttp, type AuthResult } from '../shared/sdk/index.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -56,7 +58,11 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts `shared/server/main.ts` and resolves once it prints its URL line. */
-async function startServer(port: number, dataDir: string): Promise<Server> {
+async function startServer(
+  port: number,
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'shared/server/main.ts'], {
     cwd: REPO,
     env: {
@@ -65,6 +71,7 @@ async function startServer(port: number, dataDir: string): Promise<Server> {
       PORT: String(port),
       ATLAS_DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -218,9 +225,9 @@ test(
 
       await step('both register and land in the app, connected', async () => {
         await alice.goto(url);
-      await alice.getByTestId('auth-view').waitFor();
-      await alice.screenshot({ path: '/tmp/atlas-browser-login.png' });
-      await register(alice, url, 'alice', 'Alice');
+        await alice.getByTestId('auth-view').waitFor();
+        await alice.screenshot({ path: '/tmp/atlas-browser-login.png' });
+        await register(alice, url, 'alice', 'Alice');
         await register(bob, url, 'bob', 'Bob');
       });
 
@@ -279,6 +286,7 @@ test(
         await bob.locator('[data-testid="message"][data-seq="2"][data-status="sent"]').waitFor();
         assert.deepEqual(await messages(alice), expected);
         assert.deepEqual(await messages(bob), expected);
+        await alice.screenshot({ path: '/tmp/atlas-browser-dm.png' });
       });
 
       await step('alice creates a group with bob', async () => {
@@ -391,6 +399,150 @@ test(
       throw error;
     } finally {
       await browser?.close();
+      await kill(server);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  },
+);
+
+// --- the SDK in Node against the real server ---
+
+async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      assert.fail(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+test(
+  'the SDK in Node: re-auth before expiry, idempotent sends, outbox across a crash',
+  { timeout: 180_000 },
+  async (t) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'atlas-sdk-e2e-'));
+    const port = await freePort();
+    // Six-second access tokens: the test outlives several of them on one connection.
+    const env = { ATLAS_ACCESS_TOKEN_TTL_SECONDS: '6' };
+    let server: Server | undefined = await startServer(port, dataDir, env);
+    const url = server.url;
+    const clients: AtlasClient[] = [];
+    const connect = (session: AuthResult) => {
+      const client = new AtlasClient({
+        session,
+        baseUrl: url,
+        WebSocket,
+        backoff: { maxMs: 2_000 },
+      });
+      clients.push(client);
+      client.start();
+      return client;
+    };
+    try {
+      const anonymous = new AtlasHttp({ baseUrl: url });
+      const a = await anonymous.register({
+        username: 'ann',
+        password: PASSWORD,
+        displayName: 'Ann',
+      });
+      const b = await anonymous.register({ username: 'ben', password: PASSWORD });
+      const ann = connect(a);
+      const ben = connect(b);
+      await until(() => ann.synced && ben.synced, 'both synced');
+      assert.deepEqual(await ann.http.sendFriendRequest(b.user.id), { status: 'pending' });
+      assert.deepEqual(await ben.http.acceptFriendRequest(a.user.id), { status: 'friends' });
+      const room = await ann.openDm(b.user.id);
+      await until(() => ben.room(room.id) !== undefined, 'the DM reaches ben');
+
+      await t.test(
+        'a send is pending at once and ends as one stored entry on both sides',
+        async () => {
+          const entry = ann.send(room.id, 'first');
+          assert.equal(entry.status, 'pending');
+          await until(() => ben.timeline(room.id).messages().length === 1, 'ben receives it');
+          await until(() => ann.outbox().length === 0, 'the ack');
+          assert.deepEqual(
+            ann
+              .timeline(room.id)
+              .entries()
+              .map((e) => [e.seq, e.status, e.body]),
+            [[1, 'sent', 'first']],
+          );
+          assert.equal(ben.room(room.id)?.unread, 1);
+        },
+      );
+
+      await t.test('a retried clientMsgId returns the original message', async () => {
+        const original = ann.timeline(room.id).messages()[0];
+        assert.ok(original);
+        const again = await ann.http.sendMessage(room.id, {
+          clientMsgId: original.clientMsgId,
+          body: original.body,
+        });
+        assert.equal(again.duplicate, true);
+        assert.equal(again.message.seq, original.seq);
+        await assert.rejects(
+          ann.http.sendMessage(room.id, { clientMsgId: original.clientMsgId, body: 'other' }),
+          { code: 'idempotency_conflict', status: 409 },
+        );
+      });
+
+      await t.test('the connection outlives its access token through in-band auth', async () => {
+        let refreshes = 0;
+        let reconnects = 0;
+        ann.on('session', () => refreshes++);
+        ann.on('state', (state) => {
+          if (state === 'connecting') {
+            reconnects++;
+          }
+        });
+        await new Promise((resolve) => setTimeout(resolve, 9_000));
+        assert.ok(refreshes >= 2, `refreshed ${refreshes} times`);
+        assert.equal(reconnects, 0);
+        ann.send(room.id, 'still here');
+        await until(() => ben.timeline(room.id).messages().length === 2, 'ben receives it');
+      });
+
+      await t.test(
+        'a send made while the server is down is delivered once after a restart',
+        async () => {
+          await kill(server);
+          server = undefined;
+          await until(() => ann.connectionState !== 'open', 'ann notices');
+          ann.send(room.id, 'during the outage');
+          assert.equal(ann.outbox().length, 1);
+          server = await startServer(port, dataDir, env);
+          await until(() => ann.outbox().length === 0, 'the outbox drains', 60_000);
+          await until(
+            () => ben.timeline(room.id).messages().length === 3,
+            'ben catches up',
+            60_000,
+          );
+          const bodies = (c: AtlasClient) =>
+            c
+              .timeline(room.id)
+              .entries()
+              .map((e) => `${e.seq}:${e.body}`);
+          const expected = ['1:first', '2:still here', '3:during the outage'];
+          assert.deepEqual(bodies(ann), expected);
+          assert.deepEqual(bodies(ben), expected);
+          const history = await ben.http.messages(room.id);
+          assert.deepEqual(
+            history.messages.map((m) => `${m.seq}:${m.body}`),
+            expected,
+          );
+        },
+      );
+    } catch (error) {
+      if (server) {
+        process.stderr.write(`--- server output ---\n${server.output()}\n`);
+      }
+      throw error;
+    } finally {
+      for (const client of clients) {
+        client.stop();
+      }
       await kill(server);
       await rm(dataDir, { recursive: true, force: true });
     }

@@ -133,6 +133,27 @@ describe('sending and live delivery', () => {
     a.close();
   });
 
+  it('stores a send retried after the connection dropped mid-send exactly once', async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const clientMsgId = `dropped-${attempt}`;
+      const first = await TestSocket.connect(server.wsUrl(alice));
+      first.send({ type: 'send', roomId: dmId, clientMsgId, body: 'did it arrive?' });
+      // The connection dies before the client could see an ack (if any was sent).
+      first.ws.terminate();
+      const second = await TestSocket.connect(server.wsUrl(alice));
+      const ack = await sendAndAck(second, dmId, clientMsgId, 'did it arrive?');
+      assert.equal(ack.type, 'ack');
+      const page = await server.api<{ messages: Array<{ clientMsgId: string; seq: number }> }>(
+        `/api/rooms/${dmId}/messages?limit=200`,
+        { user: alice },
+      );
+      const copies = page.body.messages.filter((m) => m.clientMsgId === clientMsgId);
+      assert.equal(copies.length, 1, 'exactly one message');
+      assert.equal(copies[0]!.seq, ack['seq']);
+      second.close();
+    }
+  });
+
   it('keeps seq dense and gapless under concurrent sends from several connections', async () => {
     const sockets = await Promise.all([alice, alice, bob].map((u) => TestSocket.connect(server.wsUrl(u))));
     const acks = await Promise.all(

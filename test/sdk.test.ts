@@ -654,6 +654,18 @@ describe('AtlasClient', () => {
     client.stop();
   });
 
+  it('re-authenticates in-band before the connection expires', async () => {
+    const { client, socket } = setup();
+    client.start();
+    await until(() => FakeSocket.instances.length === 1, 'socket');
+    socket(0).serverOpen();
+    socket(0).serverSend({ ...hello, expiresAt: new Date(Date.now() + 400).toISOString() });
+    await until(() => socket(0).framesOf('auth').length === 1, 'auth frame');
+    assert.equal(socket(0).framesOf('auth')[0]?.accessToken, 'access-2');
+    assert.equal(FakeSocket.instances.length, 1, 'no reconnect');
+    client.stop();
+  });
+
   it('tracks read markers, typing and presence events', async () => {
     const { client, socket } = setup();
     const typing: string[] = [];

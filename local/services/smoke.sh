@@ -29,7 +29,7 @@ check() {
 
 smoke_postgres() {
   local got
-  got="$("$HERE/postgres.sh" psql -At -v ON_ERROR_STOP=1 </dev/null -c "
+  got="$("$HERE/postgres.sh" psql -qAt -v ON_ERROR_STOP=1 </dev/null -c "
     CREATE TEMP TABLE smoke (id int PRIMARY KEY, v text);
     INSERT INTO smoke VALUES (1, 'pg-$stamp');
     SELECT v FROM smoke WHERE id = 1;")"

@@ -51,6 +51,7 @@ interface RoomRow {
 }
 
 const MEMBERS_CACHE_SECONDS = 300;
+const MEMBERS_RECHECK_MS = 1_000;
 const MAX_GROUP_MEMBERS = 1000;
 
 function isoDate(value: Date | string): string {
@@ -84,8 +85,17 @@ export function createRooms(deps: {
     return ids;
   }
 
+  /**
+   * Drops the cached member list after a membership change committed. A reader that loaded the
+   * old list just before the commit could store it again after this delete, so the key is
+   * deleted once more a moment later (the reader's write has happened by then).
+   */
   async function forgetMembers(roomId: string): Promise<void> {
     await cache.delete(membersKey(roomId));
+    const again = setTimeout(() => {
+      cache.delete(membersKey(roomId)).catch(() => undefined);
+    }, MEMBERS_RECHECK_MS);
+    again.unref?.();
   }
 
   async function assertMember(roomId: string, userId: string): Promise<void> {

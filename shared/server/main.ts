@@ -1,8 +1,18 @@
 import { loadConfig } from '../config.ts';
+import { isRole, ROLES, type Role } from './roles.ts';
 import { startStandalone } from './standalone.ts';
 
-const standalone = await startStandalone(loadConfig());
-console.log(`ATLAS listening on ${standalone.url}`);
+// `npm start` runs every role; `npm start -- realtime` (or auth, users, chat) runs only those.
+const requested = process.argv.slice(2);
+const unknown = requested.filter((name) => !isRole(name));
+if (unknown.length > 0) {
+  console.error(`unknown role ${unknown.join(', ')}; roles are ${ROLES.join(', ')}`);
+  process.exit(2);
+}
+const roles: readonly Role[] = requested.length > 0 ? (requested as Role[]) : ROLES;
+
+const standalone = await startStandalone(loadConfig(), { roles, web: requested.length === 0 });
+console.log(`ATLAS listening on ${standalone.url} (${roles.join(', ')})`);
 
 let signals = 0;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,14 +1,10 @@
-import { Hono } from 'hono';
-import { createAuthApp } from '../../functions/auth/app.ts';
-import { createChatApp } from '../../functions/chat/app.ts';
-import { createUsersApp } from '../../functions/users/app.ts';
-import { createRealtimeNode, type RealtimeNode } from '../../realtime/node.ts';
 import type { AtlasConfig } from '../config.ts';
-import { notFound } from '../http/errors.ts';
 import { createLogger } from '../log.ts';
 import { openEmbeddedPlatform } from '../platform/embedded.ts';
+import type { RealtimeNode } from '../../realtime/node.ts';
 import { createServices, type Services } from '../services.ts';
-import { nodeClientAddress, startNodeServer, type RunningServer } from './node-server.ts';
+import { startNodeServer, type RunningServer } from './node-server.ts';
+import { createRoleApp, ROLES, type Role } from './roles.ts';
 import { serveWebAssets } from './web-assets.ts';
 
 export interface Standalone {
@@ -23,30 +19,34 @@ export interface Standalone {
 /** Sockets beyond the WebSocket cap kept for HTTP requests, files and the stores. */
 const HTTP_SOCKET_HEADROOM = 1_000;
 
-/** Every role in one process on the embedded platform: what `npm start` runs. */
-export async function startStandalone(config: AtlasConfig): Promise<Standalone> {
-  const logger = createLogger(config.logLevel, 'atlas');
+export interface ServerOptions {
+  roles?: readonly Role[];
+  /** Serve the web client at `/`. */
+  web?: boolean;
+}
+
+/**
+ * Starts the given roles (all of them by default) in this process on the embedded platform,
+ * plus the web client: what `npm start` runs.
+ */
+export async function startStandalone(config: AtlasConfig, options: ServerOptions = {}): Promise<Standalone> {
+  const roles = options.roles ?? ROLES;
+  const logger = createLogger(config.logLevel, roles.length === ROLES.length ? 'atlas' : roles.join('+'));
   const platform = await openEmbeddedPlatform({
     dataDir: config.dataDir,
     presenceTtlMs: config.presenceTtlMs,
   });
   const services = await createServices(config, platform, logger);
-  const realtime = createRealtimeNode(services, `standalone-${process.pid}`);
-
-  const app = new Hono();
-  app.notFound(notFound);
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', (c) => c.json({ status: 'ready' }));
-  app.route('/', createAuthApp(services, { clientAddress: nodeClientAddress(config.trustProxy) }));
-  app.route('/', createUsersApp(services));
-  app.route('/', createChatApp(services));
-  await serveWebAssets(app, logger);
-
+  const roleApp = createRoleApp(services, roles, `node-${process.pid}`);
+  if (options.web ?? true) {
+    await serveWebAssets(roleApp.app, logger);
+  }
+  const realtime = roleApp.realtime;
   const server = await startNodeServer({
-    fetch: app.fetch,
+    fetch: roleApp.app.fetch,
     host: config.host,
     port: config.port,
-    upgrade: (request, socket, head) => realtime.adapter.handleUpgrade(request, socket, head),
+    upgrade: realtime ? (request, socket, head) => realtime.adapter.handleUpgrade(request, socket, head) : undefined,
     maxSockets: config.maxConnections + HTTP_SOCKET_HEADROOM,
   });
 
@@ -54,11 +54,13 @@ export async function startStandalone(config: AtlasConfig): Promise<Standalone> 
   return {
     url: server.url,
     services,
-    realtime,
+    // Tests and `npm start` always run the realtime role; role-only processes never read it.
+    realtime: realtime as RealtimeNode,
     server,
     stop() {
       stopping ??= (async () => {
-        await realtime.close();
+        roleApp.startDraining();
+        await realtime?.close();
         await server.close();
         await platform.close();
       })();

@@ -1,0 +1,53 @@
+import { Hono } from 'hono';
+import { createAuthApp } from '../../functions/auth/app.ts';
+import { createChatApp } from '../../functions/chat/app.ts';
+import { createUsersApp } from '../../functions/users/app.ts';
+import { createRealtimeNode, type RealtimeNode } from '../../realtime/node.ts';
+import { notFound } from '../http/errors.ts';
+import type { Services } from '../services.ts';
+import { nodeClientAddress } from './node-server.ts';
+
+export const ROLES = ['auth', 'users', 'chat', 'realtime'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+export interface RoleApp {
+  app: Hono;
+  realtime: RealtimeNode | undefined;
+  /** Turns /readyz to 503 so load balancers stop sending new work. */
+  startDraining(): void;
+}
+
+/**
+ * One HTTP app serving the given roles, with health endpoints. `npm start` runs all of them in
+ * one process; a fleet runs each role in processes of its own.
+ */
+export function createRoleApp(services: Services, roles: readonly Role[], nodeId: string): RoleApp {
+  const app = new Hono();
+  app.notFound(notFound);
+  const realtime = roles.includes('realtime') ? createRealtimeNode(services, nodeId) : undefined;
+  let draining = false;
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) =>
+    draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ready', roles }),
+  );
+  if (roles.includes('auth')) {
+    app.route('/', createAuthApp(services, { clientAddress: nodeClientAddress(services.config.trustProxy) }));
+  }
+  if (roles.includes('users')) {
+    app.route('/', createUsersApp(services));
+  }
+  if (roles.includes('chat')) {
+    app.route('/', createChatApp(services));
+  }
+  return {
+    app,
+    realtime,
+    startDraining() {
+      draining = true;
+    },
+  };
+}
