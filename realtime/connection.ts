@@ -69,7 +69,14 @@ export class Connection {
   joinRoom(roomId: string, cursor: number, held: boolean): RoomStream {
     let stream = this.rooms.get(roomId);
     if (!stream) {
-      stream = new RoomStream(roomId, cursor, held, this.store, (text) => this.sendText(text), this.onGap);
+      stream = new RoomStream(
+        roomId,
+        cursor,
+        held,
+        this.store,
+        (text) => this.sendText(text),
+        this.onGap,
+      );
       this.rooms.set(roomId, stream);
     }
     return stream;

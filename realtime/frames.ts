@@ -18,7 +18,10 @@ const SyncFrame = v.object({
   type: v.literal('sync'),
   cursors: v.pipe(
     v.record(IdSchema, SeqSchema),
-    v.check((cursors) => Object.keys(cursors).length <= MAX_SYNC_ROOMS, `at most ${MAX_SYNC_ROOMS} rooms`),
+    v.check(
+      (cursors) => Object.keys(cursors).length <= MAX_SYNC_ROOMS,
+      `at most ${MAX_SYNC_ROOMS} rooms`,
+    ),
   ),
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(500)), 100),
   ref: Ref,

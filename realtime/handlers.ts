@@ -4,7 +4,11 @@ import type { Connection } from './connection.ts';
 import { parseFrame, refOf, type ClientFrame } from './frames.ts';
 
 /** Handles one text frame. Never throws: every failure becomes an `error` frame. */
-export async function handleFrame(services: Services, connection: Connection, text: string): Promise<void> {
+export async function handleFrame(
+  services: Services,
+  connection: Connection,
+  text: string,
+): Promise<void> {
   let frame: ClientFrame;
   try {
     frame = parseFrame(text);
@@ -16,7 +20,12 @@ export async function handleFrame(services: Services, connection: Connection, te
   try {
     await dispatch(services, connection, frame);
   } catch (error) {
-    reply(services, connection, error, frame.type === 'send' ? (frame.ref ?? frame.clientMsgId) : frame.ref);
+    reply(
+      services,
+      connection,
+      error,
+      frame.type === 'send' ? (frame.ref ?? frame.clientMsgId) : frame.ref,
+    );
   }
 }
 
@@ -28,7 +37,12 @@ function safeRef(text: string): string | undefined {
   }
 }
 
-function reply(services: Services, connection: Connection, error: unknown, ref: string | undefined) {
+function reply(
+  services: Services,
+  connection: Connection,
+  error: unknown,
+  ref: string | undefined,
+) {
   if (isAppError(error)) {
     connection.sendError(error.code, error.message, ref);
     return;
@@ -37,7 +51,11 @@ function reply(services: Services, connection: Connection, error: unknown, ref: 
   connection.sendError('internal', 'internal error', ref);
 }
 
-async function dispatch(services: Services, connection: Connection, frame: ClientFrame): Promise<void> {
+async function dispatch(
+  services: Services,
+  connection: Connection,
+  frame: ClientFrame,
+): Promise<void> {
   const { messaging, rooms } = services;
   switch (frame.type) {
     case 'send': {

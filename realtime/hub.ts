@@ -64,7 +64,9 @@ export class Hub {
       this.removeRoom(connection, roomId);
     }
     if (this.removeFrom(this.byUser, connection.userId, connection)) {
-      this.pubsub.unsubscribe(channels.user(connection.userId)).catch((error: unknown) => this.report(error));
+      this.pubsub
+        .unsubscribe(channels.user(connection.userId))
+        .catch((error: unknown) => this.report(error));
     }
   }
 
@@ -87,7 +89,11 @@ export class Hub {
     return first;
   }
 
-  private removeFrom(index: Map<string, Set<Connection>>, key: string, connection: Connection): boolean {
+  private removeFrom(
+    index: Map<string, Set<Connection>>,
+    key: string,
+    connection: Connection,
+  ): boolean {
     const set = index.get(key);
     if (!set?.delete(connection)) {
       return false;
@@ -138,7 +144,12 @@ export class Hub {
         return;
       }
       case 'read': {
-        const frame = JSON.stringify({ type: 'read', roomId, userId: event.userId, seq: event.seq });
+        const frame = JSON.stringify({
+          type: 'read',
+          roomId,
+          userId: event.userId,
+          seq: event.seq,
+        });
         for (const connection of targets) {
           connection.sendText(frame);
         }
@@ -201,7 +212,11 @@ export class Hub {
   }
 
   /** A room the user joined or that changed: start streaming it and send its new state. */
-  private async joinOrRefresh(userId: string, roomId: string, targets: Set<Connection>): Promise<void> {
+  private async joinOrRefresh(
+    userId: string,
+    roomId: string,
+    targets: Set<Connection>,
+  ): Promise<void> {
     try {
       const view = await this.rooms.view(roomId, userId);
       const frame = JSON.stringify({ type: 'room', room: view });

@@ -48,14 +48,19 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
   const { config, platform, rooms, logger } = services;
   const hub = new Hub(platform.pubsub, rooms, logger);
   const presence = createPresenceTracker(services, hub, nodeId);
-  const limits: ConnectionLimits = { ...DEFAULT_LIMITS, maxBufferedBytes: config.maxSocketBufferBytes };
+  const limits: ConnectionLimits = {
+    ...DEFAULT_LIMITS,
+    maxBufferedBytes: config.maxSocketBufferBytes,
+  };
   let upgrading = 0;
   let draining = false;
   let gaps = 0;
 
   platform.pubsub.onReconnect(() => {
     for (const channel of hub.channels()) {
-      platform.pubsub.subscribe(channel).catch((error: unknown) => logger.error({ err: error }, 'resubscribe failed'));
+      platform.pubsub
+        .subscribe(channel)
+        .catch((error: unknown) => logger.error({ err: error }, 'resubscribe failed'));
     }
   });
 

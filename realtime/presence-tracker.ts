@@ -27,14 +27,23 @@ export function createPresenceTracker(services: Services, hub: Hub, nodeId: stri
   return {
     async opened(connection: Connection): Promise<void> {
       try {
-        const cameOnline = await platform.presence.connect(connection.userId, connection.id, nodeId);
+        const cameOnline = await platform.presence.connect(
+          connection.userId,
+          connection.id,
+          nodeId,
+        );
         const audience = await social.presenceAudience(connection.userId);
         const online = await platform.presence.online(audience);
         for (const userId of online) {
           connection.send({ type: 'presence', userId, status: 'online', lastSeenAt: null });
         }
         if (cameOnline) {
-          await events.toUsers(audience, { t: 'presence', userId: connection.userId, status: 'online', lastSeenAt: null });
+          await events.toUsers(audience, {
+            t: 'presence',
+            userId: connection.userId,
+            status: 'online',
+            lastSeenAt: null,
+          });
         }
       } catch (error) {
         logger.error({ err: error }, 'presence update failed');

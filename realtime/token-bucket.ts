@@ -14,7 +14,10 @@ export class TokenBucket {
 
   take(): boolean {
     const at = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((at - this.updatedAt) / 1000) * this.ratePerSecond);
+    this.tokens = Math.min(
+      this.burst,
+      this.tokens + ((at - this.updatedAt) / 1000) * this.ratePerSecond,
+    );
     this.updatedAt = at;
     if (this.tokens < 1) {
       return false;

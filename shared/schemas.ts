@@ -34,7 +34,12 @@ export const ClientMsgIdSchema = v.pipe(
   v.regex(/^[A-Za-z0-9_\-:.]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ - : .'),
 );
 
-export const SeqSchema = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
+export const SeqSchema = v.pipe(
+  v.number(),
+  v.integer(),
+  v.minValue(0),
+  v.maxValue(Number.MAX_SAFE_INTEGER),
+);
 
 export const UsernameSchema = v.pipe(
   v.string(),

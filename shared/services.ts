@@ -1,4 +1,8 @@
-import { createAccessTokenSigner, createAccessTokenVerifier, type AccessClaims } from './auth/access-tokens.ts';
+import {
+  createAccessTokenSigner,
+  createAccessTokenVerifier,
+  type AccessClaims,
+} from './auth/access-tokens.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { loadOrCreateSigningKeys, signingKeysFromJson, type SigningKeys } from './auth/keys.ts';
 import { createPasswordHasher } from './auth/passwords.ts';

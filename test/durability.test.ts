@@ -14,7 +14,10 @@ interface Session {
 let dataDir: string;
 let server: ServerProcess;
 
-async function call<T>(path: string, init: { token?: string; body?: unknown; method?: string } = {}) {
+async function call<T>(
+  path: string,
+  init: { token?: string; body?: unknown; method?: string } = {},
+) {
   const response = await fetch(`${server.url}${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: {
@@ -40,14 +43,46 @@ after(async () => {
 
 describe('a server killed with SIGKILL', () => {
   it('keeps every acked message, unread count and friendship, and continues the sequence', async () => {
-    const alice = (await call<Session>('/api/auth/register', { body: { username: 'dur_alice', password: PASSWORD } })).body;
-    const bob = (await call<Session>('/api/auth/register', { body: { username: 'dur_bob', password: PASSWORD } })).body;
-    assert.equal((await call('/api/me/friend-requests', { token: alice.accessToken, body: { userId: bob.user.id } })).status, 201);
-    assert.equal((await call(`/api/me/friend-requests/${alice.user.id}/accept`, { token: bob.accessToken, body: {} })).status, 200);
-    const dm = (await call<{ room: { id: string } }>('/api/dms', { token: alice.accessToken, body: { userId: bob.user.id } })).body.room;
+    const alice = (
+      await call<Session>('/api/auth/register', {
+        body: { username: 'dur_alice', password: PASSWORD },
+      })
+    ).body;
+    const bob = (
+      await call<Session>('/api/auth/register', {
+        body: { username: 'dur_bob', password: PASSWORD },
+      })
+    ).body;
+    assert.equal(
+      (
+        await call('/api/me/friend-requests', {
+          token: alice.accessToken,
+          body: { userId: bob.user.id },
+        })
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await call(`/api/me/friend-requests/${alice.user.id}/accept`, {
+          token: bob.accessToken,
+          body: {},
+        })
+      ).status,
+      200,
+    );
+    const dm = (
+      await call<{ room: { id: string } }>('/api/dms', {
+        token: alice.accessToken,
+        body: { userId: bob.user.id },
+      })
+    ).body.room;
 
     for (let i = 0; i < 10; i++) {
-      await call(`/api/rooms/${dm.id}/messages`, { token: alice.accessToken, body: { clientMsgId: `rest-${i}`, body: `rest ${i}` } });
+      await call(`/api/rooms/${dm.id}/messages`, {
+        token: alice.accessToken,
+        body: { clientMsgId: `rest-${i}`, body: `rest ${i}` },
+      });
     }
     await call(`/api/rooms/${dm.id}/read`, { token: bob.accessToken, body: { seq: 4 } });
 
@@ -56,7 +91,12 @@ describe('a server killed with SIGKILL', () => {
     const sockets = await Promise.all(Array.from({ length: 5 }, () => TestSocket.connect(wsUrl)));
     sockets.forEach((socket, s) => {
       for (let i = 0; i < 40; i++) {
-        socket.send({ type: 'send', roomId: dm.id, clientMsgId: `ws-${s}-${i}`, body: `ws ${s} ${i}` });
+        socket.send({
+          type: 'send',
+          roomId: dm.id,
+          clientMsgId: `ws-${s}-${i}`,
+          body: `ws ${s} ${i}`,
+        });
       }
     });
     const ackCount = () => sockets.reduce((n, socket) => n + socket.ofType('ack').length, 0);
@@ -69,13 +109,17 @@ describe('a server killed with SIGKILL', () => {
     assert.ok(acked.length >= 30, `acks before the kill: ${acked.length}`);
 
     server = await startServerProcess({ ATLAS_DATA_DIR: dataDir });
-    const relogin = (await call<Session>('/api/auth/login', { body: { username: 'dur_bob', password: PASSWORD } })).body;
+    const relogin = (
+      await call<Session>('/api/auth/login', { body: { username: 'dur_bob', password: PASSWORD } })
+    ).body;
     const messages: Array<{ seq: number; clientMsgId: string }> = [];
     for (;;) {
-      const page = await call<{ messages: Array<{ seq: number; clientMsgId: string }>; hasMore: boolean }>(
-        `/api/rooms/${dm.id}/messages?after=${messages.length}&limit=200`,
-        { token: relogin.accessToken },
-      );
+      const page = await call<{
+        messages: Array<{ seq: number; clientMsgId: string }>;
+        hasMore: boolean;
+      }>(`/api/rooms/${dm.id}/messages?after=${messages.length}&limit=200`, {
+        token: relogin.accessToken,
+      });
       messages.push(...page.body.messages);
       if (!page.body.hasMore) {
         break;
@@ -83,43 +127,74 @@ describe('a server killed with SIGKILL', () => {
     }
     const history = { body: { messages } };
     const seqs = history.body.messages.map((m) => m.seq);
-    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'dense and gapless');
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+      'dense and gapless',
+    );
     for (const seq of acked) {
       assert.ok(seqs.includes(seq), `acked seq ${seq} survived`);
     }
-    assert.equal(new Set(history.body.messages.map((m) => m.clientMsgId)).size, seqs.length, 'no duplicates');
+    assert.equal(
+      new Set(history.body.messages.map((m) => m.clientMsgId)).size,
+      seqs.length,
+      'no duplicates',
+    );
 
-    const rooms = await call<{ rooms: Array<{ id: string; unread: number; lastSeq: number }> }>('/api/rooms', { token: relogin.accessToken });
+    const rooms = await call<{ rooms: Array<{ id: string; unread: number; lastSeq: number }> }>(
+      '/api/rooms',
+      { token: relogin.accessToken },
+    );
     const room = rooms.body.rooms.find((r) => r.id === dm.id)!;
     assert.equal(room.lastSeq, seqs.length);
     assert.equal(room.unread, seqs.length - 4);
-    const friends = await call<{ friends: Array<{ id: string }> }>('/api/me/friends', { token: relogin.accessToken });
-    assert.deepEqual(friends.body.friends.map((f) => f.id), [alice.user.id]);
+    const friends = await call<{ friends: Array<{ id: string }> }>('/api/me/friends', {
+      token: relogin.accessToken,
+    });
+    assert.deepEqual(
+      friends.body.friends.map((f) => f.id),
+      [alice.user.id],
+    );
 
-    const aliceAgain = (await call<Session>('/api/auth/login', { body: { username: 'dur_alice', password: PASSWORD } })).body;
+    const aliceAgain = (
+      await call<Session>('/api/auth/login', {
+        body: { username: 'dur_alice', password: PASSWORD },
+      })
+    ).body;
     const next = await call<{ message: { seq: number } }>(`/api/rooms/${dm.id}/messages`, {
       token: aliceAgain.accessToken,
       body: { clientMsgId: 'after-restart', body: 'still here' },
     });
     assert.equal(next.body.message.seq, seqs.length + 1);
     // A send retried after the crash is recognised, not stored twice.
-    const retried = await call<{ message: { seq: number }; duplicate: boolean }>(`/api/rooms/${dm.id}/messages`, {
-      token: aliceAgain.accessToken,
-      body: { clientMsgId: 'rest-3', body: 'rest 3' },
-    });
+    const retried = await call<{ message: { seq: number }; duplicate: boolean }>(
+      `/api/rooms/${dm.id}/messages`,
+      {
+        token: aliceAgain.accessToken,
+        body: { clientMsgId: 'rest-3', body: 'rest 3' },
+      },
+    );
     assert.equal(retried.body.duplicate, true);
     assert.equal(retried.body.message.seq, 4);
   });
 
   it('closes sockets with 1001 "going away" on SIGTERM and exits cleanly', async () => {
-    const user = (await call<Session>('/api/auth/register', { body: { username: 'dur_carol', password: PASSWORD } })).body;
-    const socket = await TestSocket.connect(`${server.url.replace('http', 'ws')}/ws?access_token=${user.accessToken}`);
+    const user = (
+      await call<Session>('/api/auth/register', {
+        body: { username: 'dur_carol', password: PASSWORD },
+      })
+    ).body;
+    const socket = await TestSocket.connect(
+      `${server.url.replace('http', 'ws')}/ws?access_token=${user.accessToken}`,
+    );
     const exit = server.kill('SIGTERM');
     const closed = await socket.waitClose(10_000);
     assert.equal(closed.code, 1001);
     assert.equal(await exit, 0);
     server = await startServerProcess({ ATLAS_DATA_DIR: dataDir });
-    const login = await call<Session>('/api/auth/login', { body: { username: 'dur_carol', password: PASSWORD } });
+    const login = await call<Session>('/api/auth/login', {
+      body: { username: 'dur_carol', password: PASSWORD },
+    });
     assert.equal(login.status, 200);
   });
 });

@@ -16,7 +16,10 @@ before(async () => {
   });
   alice = await registerUser(server.services);
   bob = await registerUser(server.services);
-  const dm = await server.api<{ room: { id: string } }>('/api/dms', { user: alice, body: { userId: bob.userId } });
+  const dm = await server.api<{ room: { id: string } }>('/api/dms', {
+    user: alice,
+    body: { userId: bob.userId },
+  });
   roomId = dm.body.room.id;
 });
 
@@ -46,7 +49,10 @@ describe('node limits', () => {
       }
     }
     const connections = [...server.realtime.hub.connectionsOf(bob.userId)];
-    assert.ok(connections.every((c) => c.closing), `the slow socket must be closed (sent ${sent})`);
+    assert.ok(
+      connections.every((c) => c.closing),
+      `the slow socket must be closed (sent ${sent})`,
+    );
     raw.resume();
     const closed = await reader.waitClose(10_000);
     assert.equal(closed.code, 4008);
@@ -59,15 +65,23 @@ describe('node limits', () => {
     let lastSeq = cursor;
     for (let page = 0; page < 100; page++) {
       again.send({ type: 'sync', cursors: { [roomId]: lastSeq }, limit: 500, ref: `p${page}` });
-      const synced = await again.next((f) => f.type === 'synced' && f['ref'] === `p${page}`, 10_000);
-      const state = (synced['rooms'] as Record<string, { lastSeq: number; complete: boolean }>)[roomId]!;
+      const synced = await again.next(
+        (f) => f.type === 'synced' && f['ref'] === `p${page}`,
+        10_000,
+      );
+      const state = (synced['rooms'] as Record<string, { lastSeq: number; complete: boolean }>)[
+        roomId
+      ]!;
       lastSeq = state.lastSeq;
       if (state.complete) {
         break;
       }
     }
     const replayed = again.ofType('message').map((f) => (f['message'] as { seq: number }).seq);
-    assert.deepEqual(replayed, Array.from({ length: sent - cursor }, (_, i) => cursor + i + 1));
+    assert.deepEqual(
+      replayed,
+      Array.from({ length: sent - cursor }, (_, i) => cursor + i + 1),
+    );
     again.close();
   });
 
@@ -99,7 +113,9 @@ describe('node limits', () => {
     });
     assert.equal(big.status, 413);
     assert.equal(big.body.error.code, 'payload_too_large');
-    const response = await fetch(`${server.url}/api/me`, { headers: { 'x-filler': 'y'.repeat(20 * 1024) } });
+    const response = await fetch(`${server.url}/api/me`, {
+      headers: { 'x-filler': 'y'.repeat(20 * 1024) },
+    });
     assert.equal(response.status, 431);
     const health = await fetch(`${server.url}/healthz`);
     assert.equal(health.status, 200);

@@ -28,11 +28,18 @@ function msgFrames(socket: TestSocket, roomId: string): number[] {
     .map((m) => m.seq);
 }
 
-async function sendAndAck(socket: TestSocket, roomId: string, clientMsgId: string, body: string): Promise<Frame> {
+async function sendAndAck(
+  socket: TestSocket,
+  roomId: string,
+  clientMsgId: string,
+  body: string,
+): Promise<Frame> {
   const from = socket.frames.length;
   socket.send({ type: 'send', roomId, clientMsgId, body });
   return socket.next(
-    (f) => (f.type === 'ack' || f.type === 'error') && (f['clientMsgId'] === clientMsgId || f['ref'] === clientMsgId),
+    (f) =>
+      (f.type === 'ack' || f.type === 'error') &&
+      (f['clientMsgId'] === clientMsgId || f['ref'] === clientMsgId),
     5000,
     from,
   );
@@ -71,7 +78,13 @@ describe('upgrade', () => {
       .setExpirationTime('5m')
       .sign(privateKey);
     const none = `${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${Buffer.from(
-      JSON.stringify({ sub: alice.userId, sid: alice.userId, iss: 'atlas', aud: 'atlas', exp: 9999999999 }),
+      JSON.stringify({
+        sub: alice.userId,
+        sid: alice.userId,
+        iss: 'atlas',
+        aud: 'atlas',
+        exp: 9999999999,
+      }),
     ).toString('base64url')}.`;
     for (const token of [forged, none, 'garbage']) {
       await assert.rejects(
@@ -87,13 +100,18 @@ describe('upgrade', () => {
       (error: { status: number; body: string }) =>
         error.status === 403 && JSON.parse(error.body).error.code === 'origin_not_allowed',
     );
-    const ok = await TestSocket.connect(server.wsUrl(alice), { headers: { origin: 'https://chat.example' } });
+    const ok = await TestSocket.connect(server.wsUrl(alice), {
+      headers: { origin: 'https://chat.example' },
+    });
     ok.close();
   });
 
   it('accepts the token in Sec-WebSocket-Protocol instead of the URL', async () => {
     const url = server.url.replace('http', 'ws') + '/ws';
-    const socket = await TestSocket.connect(url, {}, ['atlas.v1', `access_token.${alice.accessToken}`]);
+    const socket = await TestSocket.connect(url, {}, [
+      'atlas.v1',
+      `access_token.${alice.accessToken}`,
+    ]);
     assert.equal(socket.ws.protocol, 'atlas.v1');
     socket.close();
   });
@@ -107,9 +125,14 @@ describe('sending and live delivery', () => {
     assert.equal(ack.type, 'ack');
     assert.equal(ack['duplicate'], false);
     const seq = ack['seq'] as number;
-    const got = await b.next((f) => f.type === 'message' && (f['message'] as { seq: number }).seq === seq);
+    const got = await b.next(
+      (f) => f.type === 'message' && (f['message'] as { seq: number }).seq === seq,
+    );
     assert.equal((got['message'] as { body: string }).body, 'hello bob');
-    await a.next((f) => f.type === 'message' && (f['message'] as { clientMsgId: string }).clientMsgId === 'live-1');
+    await a.next(
+      (f) =>
+        f.type === 'message' && (f['message'] as { clientMsgId: string }).clientMsgId === 'live-1',
+    );
     a.close();
     b.close();
   });
@@ -155,9 +178,13 @@ describe('sending and live delivery', () => {
   });
 
   it('keeps seq dense and gapless under concurrent sends from several connections', async () => {
-    const sockets = await Promise.all([alice, alice, bob].map((u) => TestSocket.connect(server.wsUrl(u))));
+    const sockets = await Promise.all(
+      [alice, alice, bob].map((u) => TestSocket.connect(server.wsUrl(u))),
+    );
     const acks = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => sendAndAck(sockets[i % 3]!, dmId, `burst-${i}`, `m${i}`)),
+      Array.from({ length: 60 }, (_, i) =>
+        sendAndAck(sockets[i % 3]!, dmId, `burst-${i}`, `m${i}`),
+      ),
     );
     const seqs = acks.map((ack) => ack['seq'] as number).sort((x, y) => x - y);
     for (let i = 1; i < seqs.length; i++) {
@@ -168,7 +195,10 @@ describe('sending and live delivery', () => {
       { user: bob },
     );
     const all = history.body.messages.map((m) => m.seq);
-    assert.deepEqual(all, Array.from({ length: all.length }, (_, i) => i + 1));
+    assert.deepEqual(
+      all,
+      Array.from({ length: all.length }, (_, i) => i + 1),
+    );
     for (const socket of sockets) {
       socket.close();
     }
@@ -178,7 +208,9 @@ describe('sending and live delivery', () => {
     const tab1 = await TestSocket.connect(server.wsUrl(bob));
     const tab2 = await TestSocket.connect(server.wsUrl(bob));
     const a = await TestSocket.connect(server.wsUrl(alice));
-    const acks = await Promise.all(Array.from({ length: 30 }, (_, i) => sendAndAck(a, dmId, `tabs-${i}`, `t${i}`)));
+    const acks = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => sendAndAck(a, dmId, `tabs-${i}`, `t${i}`)),
+    );
     const last = Math.max(...acks.map((ack) => ack['seq'] as number));
     for (const tab of [tab1, tab2]) {
       await tab.next((f) => f.type === 'message' && (f['message'] as { seq: number }).seq === last);
@@ -186,13 +218,19 @@ describe('sending and live delivery', () => {
     const live1 = msgFrames(tab1, dmId);
     const live2 = msgFrames(tab2, dmId);
     assert.deepEqual(live1, live2);
-    assert.deepEqual(live1, [...live1].sort((x, y) => x - y));
+    assert.deepEqual(
+      live1,
+      [...live1].sort((x, y) => x - y),
+    );
     assert.equal(new Set(live1).size, live1.length, 'no message twice');
     const history = await server.api<{ messages: Array<{ seq: number }> }>(
       `/api/rooms/${dmId}/messages?after=${live1[0]! - 1}&limit=200`,
       { user: bob },
     );
-    assert.deepEqual(history.body.messages.map((m) => m.seq), live1);
+    assert.deepEqual(
+      history.body.messages.map((m) => m.seq),
+      live1,
+    );
     for (const socket of [tab1, tab2, a]) {
       socket.close();
     }
@@ -207,8 +245,14 @@ describe('sending and live delivery', () => {
       [{ noType: true }, 'unknown_frame'],
       [[1, 2], 'validation_failed'],
       [{ type: 'send', roomId: 42, clientMsgId: 'x', body: 'hi' }, 'validation_failed'],
-      [{ type: 'send', roomId: dmId, clientMsgId: 'lone', body: 'bad \ud800 surrogate' }, 'validation_failed'],
-      [{ type: 'send', roomId: dmId, clientMsgId: 'big', body: 'x'.repeat(4001) }, 'validation_failed'],
+      [
+        { type: 'send', roomId: dmId, clientMsgId: 'lone', body: 'bad \ud800 surrogate' },
+        'validation_failed',
+      ],
+      [
+        { type: 'send', roomId: dmId, clientMsgId: 'big', body: 'x'.repeat(4001) },
+        'validation_failed',
+      ],
       [{ type: 'send', roomId: dmId, clientMsgId: 'empty', body: '' }, 'validation_failed'],
       [{ type: 'sync', cursors: { [dmId]: -1 } }, 'validation_failed'],
       [{ type: 'typing', roomId: dmId }, 'not_member'],
@@ -268,16 +312,28 @@ describe('sync, typing, read markers, membership and presence', () => {
     const b = await TestSocket.connect(server.wsUrl(bob, '&sync=1'));
     b.send({ type: 'sync', cursors: { [roomId]: 5 }, limit: 10, ref: 'page1' });
     const first = await b.next((f) => f.type === 'synced' && f['ref'] === 'page1');
-    assert.deepEqual((first['rooms'] as Record<string, unknown>)[roomId], { lastSeq: 15, complete: false });
+    assert.deepEqual((first['rooms'] as Record<string, unknown>)[roomId], {
+      lastSeq: 15,
+      complete: false,
+    });
     b.send({ type: 'sync', cursors: { [roomId]: 15 }, limit: 10, ref: 'page2' });
     const second = await b.next((f) => f.type === 'synced' && f['ref'] === 'page2');
-    assert.deepEqual((second['rooms'] as Record<string, unknown>)[roomId], { lastSeq: 25, complete: true });
-    assert.deepEqual(msgFrames(b, roomId), Array.from({ length: 20 }, (_, i) => i + 6));
+    assert.deepEqual((second['rooms'] as Record<string, unknown>)[roomId], {
+      lastSeq: 25,
+      complete: true,
+    });
+    assert.deepEqual(
+      msgFrames(b, roomId),
+      Array.from({ length: 20 }, (_, i) => i + 6),
+    );
 
     // Live messages continue the same ascending run after the sync.
     await server.services.messaging.send(alice.userId, roomId, 'sync-live', 'after sync');
     await b.next((f) => f.type === 'message' && (f['message'] as { seq: number }).seq === 26);
-    assert.deepEqual(msgFrames(b, roomId), Array.from({ length: 21 }, (_, i) => i + 6));
+    assert.deepEqual(
+      msgFrames(b, roomId),
+      Array.from({ length: 21 }, (_, i) => i + 6),
+    );
 
     // A room the user is not in is denied, not leaked.
     b.send({ type: 'sync', cursors: { '00000000-0000-7000-8000-000000000000': 0 }, ref: 'deny' });
@@ -313,21 +369,30 @@ describe('sync, typing, read markers, membership and presence', () => {
     const b = await TestSocket.connect(server.wsUrl(bob));
     a.send({ type: 'typing', roomId: dmId });
     const typing = await b.nextNew('typing');
-    assert.deepEqual({ roomId: typing['roomId'], userId: typing['userId'] }, { roomId: dmId, userId: alice.userId });
+    assert.deepEqual(
+      { roomId: typing['roomId'], userId: typing['userId'] },
+      { roomId: dmId, userId: alice.userId },
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(a2.ofType('typing').length, 0, 'typing is not echoed to the typist');
 
     const ack = await sendAndAck(a, dmId, 'read-me', 'read me');
     const seq = ack['seq'] as number;
-    const before = await server.api<{ rooms: Array<{ id: string; unread: number; lastSeq: number }> }>('/api/rooms', { user: bob });
+    const before = await server.api<{
+      rooms: Array<{ id: string; unread: number; lastSeq: number }>;
+    }>('/api/rooms', { user: bob });
     const beforeRoom = before.body.rooms.find((r) => r.id === dmId)!;
     assert.ok(beforeRoom.unread > 0);
     b.send({ type: 'read', roomId: dmId, seq });
     for (const socket of [a, a2, b]) {
-      const read = await socket.next((f) => f.type === 'read' && f['userId'] === bob.userId && f['seq'] === seq);
+      const read = await socket.next(
+        (f) => f.type === 'read' && f['userId'] === bob.userId && f['seq'] === seq,
+      );
       assert.equal(read['roomId'], dmId);
     }
-    const afterRead = await server.api<{ rooms: Array<{ id: string; unread: number; readSeq: number }> }>('/api/rooms', { user: bob });
+    const afterRead = await server.api<{
+      rooms: Array<{ id: string; unread: number; readSeq: number }>;
+    }>('/api/rooms', { user: bob });
     const room = afterRead.body.rooms.find((r) => r.id === dmId)!;
     assert.equal(room.unread, 0);
     assert.equal(room.readSeq, seq);
@@ -348,14 +413,21 @@ describe('sync, typing, read markers, membership and presence', () => {
     const c = await TestSocket.connect(server.wsUrl(carol));
     const a = await TestSocket.connect(server.wsUrl(alice));
     await sendAndAck(a, roomId, 'before-removal', 'visible');
-    await c.next((f) => f.type === 'message' && (f['message'] as { roomId: string }).roomId === roomId);
-    const removed = await server.api(`/api/rooms/${roomId}/members/${carol.userId}`, { user: alice, method: 'DELETE' });
+    await c.next(
+      (f) => f.type === 'message' && (f['message'] as { roomId: string }).roomId === roomId,
+    );
+    const removed = await server.api(`/api/rooms/${roomId}/members/${carol.userId}`, {
+      user: alice,
+      method: 'DELETE',
+    });
     assert.equal(removed.status, 200);
     await c.next((f) => f.type === 'room_removed' && f['roomId'] === roomId);
     await sendAndAck(a, roomId, 'after-removal', 'secret');
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.deepEqual(msgFrames(c, roomId), [1]);
-    const history = await server.api<{ error: { code: string } }>(`/api/rooms/${roomId}/messages`, { user: carol });
+    const history = await server.api<{ error: { code: string } }>(`/api/rooms/${roomId}/messages`, {
+      user: carol,
+    });
     assert.equal(history.body.error.code, 'not_member');
     a.close();
     c.close();
@@ -373,12 +445,15 @@ describe('sync, typing, read markers, membership and presence', () => {
     d1.close();
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.equal(
-      e.ofType('presence').filter((f) => f['userId'] === dave.userId && f['status'] === 'offline').length,
+      e.ofType('presence').filter((f) => f['userId'] === dave.userId && f['status'] === 'offline')
+        .length,
       0,
       'still online through the second connection',
     );
     d2.close();
-    const offline = await e.next((f) => f.type === 'presence' && f['userId'] === dave.userId && f['status'] === 'offline');
+    const offline = await e.next(
+      (f) => f.type === 'presence' && f['userId'] === dave.userId && f['status'] === 'offline',
+    );
     assert.equal(typeof offline['lastSeenAt'], 'string');
     e.close();
   });
@@ -386,15 +461,20 @@ describe('sync, typing, read markers, membership and presence', () => {
 
 describe('sessions on sockets', () => {
   it('closes the sockets of a login within 1 s of logout, with 4003, and leaves other logins open', async () => {
-    const login = await server.api<{ accessToken: string; refreshToken: string }>('/api/auth/login', {
-      body: { username: alice.username, password: 'correct horse battery' },
-    });
+    const login = await server.api<{ accessToken: string; refreshToken: string }>(
+      '/api/auth/login',
+      {
+        body: { username: alice.username, password: 'correct horse battery' },
+      },
+    );
     assert.equal(login.status, 200);
     const session = { ...alice, ...login.body };
     const doomed = await TestSocket.connect(server.wsUrl(session));
     const other = await TestSocket.connect(server.wsUrl(alice));
     const started = Date.now();
-    const out = await server.api('/api/auth/logout', { body: { refreshToken: session.refreshToken } });
+    const out = await server.api('/api/auth/logout', {
+      body: { refreshToken: session.refreshToken },
+    });
     assert.equal(out.status, 200);
     const closed = await doomed.waitClose(1000);
     assert.equal(closed.code, 4003);
@@ -402,7 +482,10 @@ describe('sessions on sockets', () => {
     other.send({ type: 'ping' });
     await other.nextNew('pong');
     // The logged-out token no longer opens sockets or calls APIs.
-    await assert.rejects(TestSocket.open(server.wsUrl(session)), (e: { status: number }) => e.status === 401);
+    await assert.rejects(
+      TestSocket.open(server.wsUrl(session)),
+      (e: { status: number }) => e.status === 401,
+    );
     const me = await server.api<{ error: { code: string } }>('/api/me', { user: session });
     assert.equal(me.body.error.code, 'token_revoked');
     other.close();
@@ -421,8 +504,12 @@ describe('sessions on sockets', () => {
         .setIssuedAt()
         .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
         .sign(keys.privateKey);
-    const expiring = await TestSocket.connect(server.wsUrl({ ...alice, accessToken: await shortLived(2) }));
-    const renewed = await TestSocket.connect(server.wsUrl({ ...alice, accessToken: await shortLived(2) }));
+    const expiring = await TestSocket.connect(
+      server.wsUrl({ ...alice, accessToken: await shortLived(2) }),
+    );
+    const renewed = await TestSocket.connect(
+      server.wsUrl({ ...alice, accessToken: await shortLived(2) }),
+    );
     renewed.send({ type: 'auth', accessToken: await shortLived(60), ref: 'renew' });
     const authed = await renewed.next((f) => f.type === 'authed');
     assert.equal(authed['ref'], 'renew');

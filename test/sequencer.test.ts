@@ -47,37 +47,74 @@ after(async () => {
 describe('sequencer', () => {
   it('hands out 1..n without gaps or repeats to concurrent sends, in one room', async () => {
     const accepted: ChatMessage[] = [];
-    const sequencer = createSequencer({ log, store, onAccepted: (m) => accepted.push(m), onStoreError: () => undefined });
+    const sequencer = createSequencer({
+      log,
+      store,
+      onAccepted: (m) => accepted.push(m),
+      onStoreError: () => undefined,
+    });
     const room = '01900000-0000-7000-8000-000000000010';
     const results = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => sequencer.submit({ roomId: room, senderId: USER, clientMsgId: `c${i}`, body: `b${i}` })),
+      Array.from({ length: 500 }, (_, i) =>
+        sequencer.submit({ roomId: room, senderId: USER, clientMsgId: `c${i}`, body: `b${i}` }),
+      ),
     );
     const seqs = results.map((r) => r.message.seq).sort((a, b) => a - b);
-    assert.deepEqual(seqs, Array.from({ length: 500 }, (_, i) => i + 1));
-    assert.deepEqual(accepted.map((m) => m.seq), seqs, 'accepted callbacks come in seq order');
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 500 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      accepted.map((m) => m.seq),
+      seqs,
+      'accepted callbacks come in seq order',
+    );
     const stored = await store.page(room, { after: 0, limit: 1000 });
     assert.equal(stored.length, 500);
   });
 
   it('refuses with unavailable when the log fails, and reuses the seq it could not make durable', async () => {
     const flaky = flakyLog(log);
-    const sequencer = createSequencer({ log: flaky.log, store, onAccepted: () => undefined, onStoreError: () => undefined });
-    const first = await sequencer.submit({ roomId: ROOM, senderId: USER, clientMsgId: 'ok-1', body: 'one' });
+    const sequencer = createSequencer({
+      log: flaky.log,
+      store,
+      onAccepted: () => undefined,
+      onStoreError: () => undefined,
+    });
+    const first = await sequencer.submit({
+      roomId: ROOM,
+      senderId: USER,
+      clientMsgId: 'ok-1',
+      body: 'one',
+    });
     assert.equal(first.message.seq, 1);
     flaky.state.failNext = 1;
     await assert.rejects(
       sequencer.submit({ roomId: ROOM, senderId: USER, clientMsgId: 'lost', body: 'two' }),
       (error: AppError) => error.code === 'unavailable',
     );
-    const retried = await sequencer.submit({ roomId: ROOM, senderId: USER, clientMsgId: 'lost', body: 'two' });
+    const retried = await sequencer.submit({
+      roomId: ROOM,
+      senderId: USER,
+      clientMsgId: 'lost',
+      body: 'two',
+    });
     assert.equal(retried.message.seq, 2, 'the failed seq was never handed out');
     assert.equal(retried.duplicate, false);
     const stored = await store.page(ROOM, { after: 0, limit: 10 });
-    assert.deepEqual(stored.map((m) => m.clientMsgId), ['ok-1', 'lost']);
+    assert.deepEqual(
+      stored.map((m) => m.clientMsgId),
+      ['ok-1', 'lost'],
+    );
   });
 
   it('answers repeats within one batch and across batches with the original, and refuses a changed body', async () => {
-    const sequencer = createSequencer({ log, store, onAccepted: () => undefined, onStoreError: () => undefined });
+    const sequencer = createSequencer({
+      log,
+      store,
+      onAccepted: () => undefined,
+      onStoreError: () => undefined,
+    });
     const room = '01900000-0000-7000-8000-000000000020';
     const [a, b] = await Promise.all([
       sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'same', body: 'x' }),
@@ -85,18 +122,38 @@ describe('sequencer', () => {
     ]);
     assert.equal(a.message.seq, b.message.seq);
     assert.deepEqual([a.duplicate, b.duplicate].sort(), [false, true]);
-    const later = await sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'same', body: 'x' });
+    const later = await sequencer.submit({
+      roomId: room,
+      senderId: USER,
+      clientMsgId: 'same',
+      body: 'x',
+    });
     assert.equal(later.duplicate, true);
     await assert.rejects(
       sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'same', body: 'y' }),
       (error: AppError) => error.code === 'idempotency_conflict',
     );
     // A fresh sequencer (a restart) still finds the original through the durable store.
-    const restarted = createSequencer({ log, store, onAccepted: () => undefined, onStoreError: () => undefined });
-    const afterRestart = await restarted.submit({ roomId: room, senderId: USER, clientMsgId: 'same', body: 'x' });
+    const restarted = createSequencer({
+      log,
+      store,
+      onAccepted: () => undefined,
+      onStoreError: () => undefined,
+    });
+    const afterRestart = await restarted.submit({
+      roomId: room,
+      senderId: USER,
+      clientMsgId: 'same',
+      body: 'x',
+    });
     assert.equal(afterRestart.duplicate, true);
     assert.equal(afterRestart.message.seq, a.message.seq);
-    const next = await restarted.submit({ roomId: room, senderId: USER, clientMsgId: 'new', body: 'z' });
+    const next = await restarted.submit({
+      roomId: room,
+      senderId: USER,
+      clientMsgId: 'new',
+      body: 'z',
+    });
     assert.equal(next.message.seq, a.message.seq + 1);
   });
 
@@ -112,14 +169,34 @@ describe('sequencer', () => {
       findByClientMsgId: (r, c) => store.findByClientMsgId(r, c),
       close: () => Promise.resolve(),
     };
-    const sequencer = createSequencer({ log, store: stubbornStore, onAccepted: () => undefined, onStoreError: (e) => storeErrors.push(e) });
-    const sent = await sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'kept', body: 'k' });
+    const sequencer = createSequencer({
+      log,
+      store: stubbornStore,
+      onAccepted: () => undefined,
+      onStoreError: (e) => storeErrors.push(e),
+    });
+    const sent = await sequencer.submit({
+      roomId: room,
+      senderId: USER,
+      clientMsgId: 'kept',
+      body: 'k',
+    });
     assert.equal(sent.message.seq, 1);
     assert.equal(storeErrors.length, 1);
-    const retry = await sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'kept', body: 'k' });
+    const retry = await sequencer.submit({
+      roomId: room,
+      senderId: USER,
+      clientMsgId: 'kept',
+      body: 'k',
+    });
     assert.equal(retry.duplicate, true);
     refuse = false;
-    const next = await sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'next', body: 'n' });
+    const next = await sequencer.submit({
+      roomId: room,
+      senderId: USER,
+      clientMsgId: 'next',
+      body: 'n',
+    });
     assert.equal(next.message.seq, 2);
   });
 });

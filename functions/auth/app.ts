@@ -42,9 +42,17 @@ export function createAuthApp(services: Services, options: AuthAppOptions): Hono
 
   app.post('/api/auth/register', async (c) => {
     const address = options.clientAddress(c);
-    const quota = await platform.limiter.hit(`register:${address}`, REGISTRATIONS_PER_HOUR, 3_600_000);
+    const quota = await platform.limiter.hit(
+      `register:${address}`,
+      REGISTRATIONS_PER_HOUR,
+      3_600_000,
+    );
     if (!quota.allowed) {
-      throw new AppError('rate_limited', 'too many registrations from this address', quota.retryAfterMs / 1000);
+      throw new AppError(
+        'rate_limited',
+        'too many registrations from this address',
+        quota.retryAfterMs / 1000,
+      );
     }
     const body = await readJson(c, RegisterBody);
     const userId = await accounts.register(body);

@@ -18,7 +18,9 @@ const CreateRoomBody = v.object({
 });
 const OpenDmBody = v.object({ userId: IdSchema });
 const RenameBody = v.object({ name: RoomNameSchema });
-const AddMembersBody = v.object({ userIds: v.pipe(v.array(IdSchema), v.minLength(1), v.maxLength(999)) });
+const AddMembersBody = v.object({
+  userIds: v.pipe(v.array(IdSchema), v.minLength(1), v.maxLength(999)),
+});
 const SendBody = v.object({ clientMsgId: ClientMsgIdSchema, body: MessageBodySchema });
 const ReadBody = v.object({ seq: SeqSchema });
 
@@ -57,7 +59,10 @@ export function createChatApp(services: Services): Hono<ApiEnv> {
 
   app.post('/api/rooms', async (c) => {
     const body = await readJson(c, CreateRoomBody);
-    return c.json({ room: await rooms.createGroup(c.var.auth.userId, body.name, body.memberIds) }, 201);
+    return c.json(
+      { room: await rooms.createGroup(c.var.auth.userId, body.name, body.memberIds) },
+      201,
+    );
   });
 
   app.post('/api/dms', async (c) => {
@@ -101,7 +106,11 @@ export function createChatApp(services: Services): Hono<ApiEnv> {
 
   app.post('/api/rooms/:id/messages', async (c) => {
     const id = roomId(c);
-    const quota = await platform.limiter.hit(`rest-send:${c.var.auth.userId}`, REST_SENDS_PER_WINDOW, 10_000);
+    const quota = await platform.limiter.hit(
+      `rest-send:${c.var.auth.userId}`,
+      REST_SENDS_PER_WINDOW,
+      10_000,
+    );
     if (!quota.allowed) {
       throw new AppError('rate_limited', 'sending too fast', quota.retryAfterMs / 1000);
     }

@@ -34,19 +34,18 @@ want() {
   return 1
 }
 
-# Runs "SCRIPT ACTION" for each selected service in parallel; fails if any failed.
+# Runs SERVICE:ACTION pairs of the selected services in parallel; fails if any failed.
 parallel() {
-  local action="$1" pids=() names=() s i rc=0
-  shift
-  for s in "$@"; do
-    want "$s" || continue
-    "$HERE/$s.sh" "$action" </dev/null &
+  local pids=() names=() spec i rc=0
+  for spec in "$@"; do
+    want "${spec%%:*}" || continue
+    "$HERE/${spec%%:*}.sh" "${spec#*:}" </dev/null &
     pids+=("$!")
-    names+=("$s")
+    names+=("$spec")
   done
   for i in "${!pids[@]}"; do
     if ! wait "${pids[$i]}"; then
-      log "${names[$i]}: $action failed"
+      log "${names[$i]} failed"
       rc=1
     fi
   done
@@ -83,10 +82,9 @@ do_up() {
   do_install
   local t
   t="$(now_s)"
-  # The JVMs start in the background first; the quick servers start meanwhile.
-  parallel launch cassandra kafka || die "launch failed"
-  parallel start postgres redis || die "start failed"
-  parallel wait kafka cassandra || die "wait failed"
+  # The JVMs are launched in the background while the quick servers start.
+  parallel cassandra:launch kafka:launch postgres:start redis:start || die "start failed"
+  parallel kafka:wait cassandra:wait || die "start failed"
   log "all ready: start $(elapsed "$t")s, total $(elapsed "$t0")s"
   do_status || true
 }
@@ -94,7 +92,7 @@ do_up() {
 do_down() {
   local t
   t="$(now_s)"
-  parallel stop "${ALL[@]}" || die "stop failed"
+  parallel postgres:stop redis:stop kafka:stop cassandra:stop || die "stop failed"
   log "all stopped in $(elapsed "$t")s"
 }
 
@@ -108,7 +106,7 @@ do_status() {
 }
 
 do_clean() {
-  parallel clean "${ALL[@]}" || die "clean failed"
+  parallel postgres:clean redis:clean kafka:clean cassandra:clean || die "clean failed"
 }
 
 case "$cmd" in

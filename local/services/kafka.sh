@@ -116,7 +116,8 @@ cmd_launch() {
     local id
     id="$(new_cluster_id)"
     log "kafka: formatting storage (cluster $id)"
-    java -Dlog4j2.configurationFile="$KAFKA_DIR/tools-log4j2.properties" -cp "$KAFKA_LIB/*" \
+    cds_use_opts "$KAFKA_LIB"
+    java ${CDS_OPTS[@]+"${CDS_OPTS[@]}"} -Dlog4j2.configurationFile="$KAFKA_DIR/tools-log4j2.properties" -cp "$KAFKA_LIB/*" \
       kafka.tools.StorageTool format -t "$id" -c "$KAFKA_PROPS" >>"$KAFKA_LOG" 2>&1 ||
       { tail -n 20 "$KAFKA_LOG" >&2; die "kafka: storage format failed"; }
   fi
@@ -175,7 +176,8 @@ cmd_clean() {
 cmd_run() {
   [ -f "$KAFKA_LIB/.complete" ] || cmd_install
   [ -f "$KAFKA_DIR/tools-log4j2.properties" ] || write_config
-  exec java -Djava.awt.headless=true -Dlog4j2.shutdownHookEnabled=false \
+  cds_use_opts "$KAFKA_LIB"
+  exec java ${CDS_OPTS[@]+"${CDS_OPTS[@]}"} -Djava.awt.headless=true -Dlog4j2.shutdownHookEnabled=false \
     -Dlog4j2.configurationFile="$KAFKA_DIR/tools-log4j2.properties" -cp "$KAFKA_LIB/*" "$@"
 }
 

@@ -78,25 +78,33 @@ need_java() {
   if ! command -v java >/dev/null 2>&1; then
     apt_install openjdk-17-jre-headless
   fi
-  local props v
-  props="$(java -XshowSettings:properties -version 2>&1)"
-  v="$(awk -F'= ' '/java.specification.version/ { print $2 }' <<<"$props")"
-  ATLAS_JAVA_BUILD="$(awk -F'= ' '/java.vm.version/ { print $2 }' <<<"$props" | tr -c 'A-Za-z0-9.+\n-' '_')"
+  local v
+  v="$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ { print $2 }')"
   case "$v" in
     17 | 11) ;;
     *) die "Java 17 is needed (found '$v' at $(command -v java)); set PATH or JAVA_HOME" ;;
   esac
 }
 
+# Names the JVM build without starting it: its home folder and libjvm.so size and time.
+java_build_id() {
+  local home
+  home="$(readlink -f "$(command -v java)")"
+  home="${home%/bin/java}"
+  printf '%s-%s' "$(printf '%s' "$home" | cksum | cut -d' ' -f1)" \
+    "$(stat -c '%s-%Y' "$home/lib/server/libjvm.so" 2>/dev/null || echo 0)"
+}
+
 # Class-data sharing for a JVM server: the first run writes an archive of the loaded
 # classes when it exits, later runs map it and start about 2 s faster. The archive
 # belongs to one lib folder and one JVM build. ATLAS_JAVA_CDS=0 turns it off.
-# usage: cds_opts LIB_DIR  (sets CDS_OPTS; call need_java first)
+# usage: cds_opts LIB_DIR  (sets CDS_OPTS)
 # shellcheck disable=SC2034
 cds_opts() {
   CDS_OPTS=()
   [ "${ATLAS_JAVA_CDS:-1}" = 1 ] || return 0
-  local archive="$1.${ATLAS_JAVA_BUILD:-jvm}.jsa"
+  local archive
+  archive="$1.jvm-$(java_build_id).jsa"
   # The diagnostic flag lets a server with a Java agent (Cassandra's jamm) write and
   # use an archive; it must be the same when writing and when using it.
   CDS_OPTS=(-XX:+UnlockDiagnosticVMOptions -XX:+AllowArchivingWithJavaAgent)
@@ -107,10 +115,21 @@ cds_opts() {
   fi
 }
 
+# For short tool runs: map the archive when there is one, never write one.
+# shellcheck disable=SC2034
+cds_use_opts() {
+  CDS_OPTS=()
+  local archive
+  archive="$1.jvm-$(java_build_id).jsa"
+  if [ "${ATLAS_JAVA_CDS:-1}" = 1 ] && [ -s "$archive" ]; then
+    CDS_OPTS=(-XX:+UnlockDiagnosticVMOptions -XX:+AllowArchivingWithJavaAgent "-XX:SharedArchiveFile=$archive")
+  fi
+}
+
 # After a server stopped: keep an archive it wrote at exit.
 cds_finish() {
   local f
-  for f in "$1".*.jsa.tmp*; do
+  for f in "$1".jvm-*.jsa.tmp*; do
     [ -e "$f" ] || continue
     if [ -s "$f" ]; then mv -f "$f" "${f%.tmp*}"; else rm -f "$f"; fi
   done

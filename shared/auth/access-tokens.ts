@@ -18,7 +18,11 @@ export interface AccessTokenSettings {
   ttlSeconds: number;
 }
 
-export function createAccessTokenSigner(privateKey: CryptoKey, kid: string, settings: AccessTokenSettings) {
+export function createAccessTokenSigner(
+  privateKey: CryptoKey,
+  kid: string,
+  settings: AccessTokenSettings,
+) {
   return async function signAccessToken(userId: string, sessionId: string): Promise<string> {
     return new SignJWT({ sid: sessionId })
       .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid, typ: 'at+jwt' })
@@ -57,7 +61,13 @@ export function createAccessTokenVerifier(
         typ: 'at+jwt',
       });
       const { sub, sid, exp } = payload;
-      if (typeof sub !== 'string' || !isId(sub) || typeof sid !== 'string' || !isId(sid) || typeof exp !== 'number') {
+      if (
+        typeof sub !== 'string' ||
+        !isId(sub) ||
+        typeof sid !== 'string' ||
+        !isId(sid) ||
+        typeof exp !== 'number'
+      ) {
         throw new AppError('unauthorized', 'access token claims are malformed');
       }
       return { userId: sub, sessionId: sid, expiresAt: exp };

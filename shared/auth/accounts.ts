@@ -12,7 +12,11 @@ const FAILURES_PER_ACCOUNT = 50;
 const FAILURE_WINDOW_MS = 5 * 60_000;
 
 export interface Accounts {
-  register(input: { username: string; password: string; displayName?: string | undefined }): Promise<string>;
+  register(input: {
+    username: string;
+    password: string;
+    displayName?: string | undefined;
+  }): Promise<string>;
   /** Resolves the user id, or fails with `invalid_credentials` / `login_throttled`. */
   login(input: { username: string; password: string; clientAddress: string }): Promise<string>;
 }
@@ -89,7 +93,11 @@ export function createAccounts(
           const decision = await limiter.hit(budget.key, budget.failures - 1, FAILURE_WINDOW_MS);
           if (!decision.allowed) {
             const seconds = Math.ceil(decision.retryAfterMs / 1000);
-            await cache.set(`${budget.key}:locked`, String(Date.now() + decision.retryAfterMs), seconds);
+            await cache.set(
+              `${budget.key}:locked`,
+              String(Date.now() + decision.retryAfterMs),
+              seconds,
+            );
           }
         }
         throw new AppError('invalid_credentials', 'wrong username or password');

@@ -13,7 +13,9 @@ export interface Sessions {
   /** Starts a login; returns its id and its first refresh token. */
   start(userId: string): Promise<{ sessionId: string; refreshToken: string }>;
   /** Exchanges a refresh token for its successor. */
-  rotate(refreshToken: string): Promise<{ userId: string; sessionId: string; refreshToken: string }>;
+  rotate(
+    refreshToken: string,
+  ): Promise<{ userId: string; sessionId: string; refreshToken: string }>;
   /** Revokes the login the token belongs to (used or not). Returns who it was, if known. */
   revoke(refreshToken: string): Promise<{ userId: string; sessionId: string } | undefined>;
   /** Whether access tokens of this login are still honoured (cached). */
@@ -74,9 +76,10 @@ export function createSessions(options: SessionsOptions): Sessions {
   }
 
   async function revokeFamily(userId: string, familyId: string): Promise<void> {
-    await sql.query('UPDATE token_families SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [
-      familyId,
-    ]);
+    await sql.query(
+      'UPDATE token_families SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL',
+      [familyId],
+    );
     await cache.set(stateKey(familyId), 'revoked', options.stateCacheSeconds);
     await options.onRevoked(userId, familyId);
   }
@@ -84,7 +87,10 @@ export function createSessions(options: SessionsOptions): Sessions {
   return {
     async start(userId) {
       const sessionId = newId();
-      await sql.query('INSERT INTO token_families (id, user_id) VALUES ($1, $2)', [sessionId, userId]);
+      await sql.query('INSERT INTO token_families (id, user_id) VALUES ($1, $2)', [
+        sessionId,
+        userId,
+      ]);
       return { sessionId, refreshToken: await issue(sessionId) };
     },
 
@@ -105,7 +111,11 @@ export function createSessions(options: SessionsOptions): Sessions {
         await revokeFamily(row.user_id, row.family_id);
         throw new AppError('token_revoked', 'refresh token reused; the login was revoked');
       }
-      return { userId: row.user_id, sessionId: row.family_id, refreshToken: await issue(row.family_id) };
+      return {
+        userId: row.user_id,
+        sessionId: row.family_id,
+        refreshToken: await issue(row.family_id),
+      };
     },
 
     async revoke(refreshToken) {
@@ -127,7 +137,11 @@ export function createSessions(options: SessionsOptions): Sessions {
         [sessionId],
       );
       const active = rows[0] !== undefined && !rows[0].revoked;
-      await cache.set(stateKey(sessionId), active ? 'active' : 'revoked', options.stateCacheSeconds);
+      await cache.set(
+        stateKey(sessionId),
+        active ? 'active' : 'revoked',
+        options.stateCacheSeconds,
+      );
       return active;
     },
   };

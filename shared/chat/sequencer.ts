@@ -111,7 +111,10 @@ export function createSequencer(options: SequencerOptions): Sequencer {
           }
         } else {
           pending.reject(
-            new AppError('idempotency_conflict', 'that clientMsgId was used for a different message'),
+            new AppError(
+              'idempotency_conflict',
+              'that clientMsgId was used for a different message',
+            ),
           );
         }
         continue;
@@ -137,7 +140,9 @@ export function createSequencer(options: SequencerOptions): Sequencer {
       await log.append(fresh);
     } catch (error) {
       const refusal =
-        error instanceof AppError ? error : new AppError('unavailable', 'the message log is unavailable', 1);
+        error instanceof AppError
+          ? error
+          : new AppError('unavailable', 'the message log is unavailable', 1);
       for (const { pending } of accepted) {
         pending.reject(refusal);
       }
@@ -177,7 +182,9 @@ export function createSequencer(options: SequencerOptions): Sequencer {
           // A failure before the append (reading the head or dedupe record): nothing was written.
           lane.head = undefined;
           const refusal =
-            error instanceof AppError ? error : new AppError('unavailable', 'the message store is unavailable', 1);
+            error instanceof AppError
+              ? error
+              : new AppError('unavailable', 'the message store is unavailable', 1);
           for (const pending of batch) {
             pending.reject(refusal);
           }

@@ -25,7 +25,10 @@ export function createApiApp(logger: Logger): Hono<ApiEnv> {
   });
   app.onError(
     createErrorHandler((error, c) => {
-      logger.error({ err: error, request_id: c.get('requestId'), path: c.req.path }, 'request failed');
+      logger.error(
+        { err: error, request_id: c.get('requestId'), path: c.req.path },
+        'request failed',
+      );
     }),
   );
   app.notFound(notFound);

@@ -81,6 +81,10 @@ export function readQuery<S extends v.GenericSchema>(c: Context, schema: S): v.I
   return parseWith(schema, c.req.query());
 }
 
-export function readParam<S extends v.GenericSchema>(c: Context, name: string, schema: S): v.InferOutput<S> {
+export function readParam<S extends v.GenericSchema>(
+  c: Context,
+  name: string,
+  schema: S,
+): v.InferOutput<S> {
   return parseWith(schema, c.req.param(name));
 }

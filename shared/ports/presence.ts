@@ -13,7 +13,10 @@ export interface Presence {
   /** Removes a connection. Resolves true when this made the user go offline. */
   disconnect(userId: string, connectionId: string): Promise<boolean>;
   /** Refreshes the TTL of every connection a node holds. */
-  refresh(nodeId: string, connections: ReadonlyArray<{ userId: string; connectionId: string }>): Promise<void>;
+  refresh(
+    nodeId: string,
+    connections: ReadonlyArray<{ userId: string; connectionId: string }>,
+  ): Promise<void>;
   /** Users in `userIds` that are online now. */
   online(userIds: readonly string[]): Promise<Set<string>>;
   close(): Promise<void>;

@@ -129,9 +129,10 @@ export function createRooms(deps: {
     if (ids.length === 0) {
       return new Set();
     }
-    const rows = await sql.query<{ id: string }>('SELECT id FROM users WHERE id = ANY($1::uuid[])', [
-      [...ids],
-    ]);
+    const rows = await sql.query<{ id: string }>(
+      'SELECT id FROM users WHERE id = ANY($1::uuid[])',
+      [[...ids]],
+    );
     return new Set(rows.map((row) => row.id));
   }
 
@@ -249,15 +250,14 @@ export function createRooms(deps: {
       }
       const roomId = newId();
       await sql.transaction(async (tx) => {
-        await tx.query("INSERT INTO rooms (id, kind, name, owner_id) VALUES ($1, 'group', $2, $3)", [
-          roomId,
-          name,
-          ownerId,
-        ]);
         await tx.query(
-          'INSERT INTO memberships (room_id, user_id) SELECT $1, unnest($2::uuid[])',
-          [roomId, ids],
+          "INSERT INTO rooms (id, kind, name, owner_id) VALUES ($1, 'group', $2, $3)",
+          [roomId, name, ownerId],
         );
+        await tx.query('INSERT INTO memberships (room_id, user_id) SELECT $1, unnest($2::uuid[])', [
+          roomId,
+          ids,
+        ]);
       });
       await announce(roomId, ids);
       return view(roomId, ownerId);
@@ -356,7 +356,10 @@ export function createRooms(deps: {
         throw new AppError('not_found', 'that user is not a member');
       }
       await sql.transaction(async (tx) => {
-        await tx.query('DELETE FROM memberships WHERE room_id = $1 AND user_id = $2', [roomId, userId]);
+        await tx.query('DELETE FROM memberships WHERE room_id = $1 AND user_id = $2', [
+          roomId,
+          userId,
+        ]);
         if (row.owner_id === userId) {
           // The longest-standing remaining member inherits the room.
           await tx.query(

@@ -67,7 +67,8 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  const shownHost =
+    options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
   return {
     server,
     url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
@@ -96,7 +97,11 @@ export function nodeClientAddress(trustProxy: boolean) {
   };
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 431: 'Request Header Fields Too Large' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  431: 'Request Header Fields Too Large',
+};
 
 /** A complete HTTP/1.1 error response for sockets that never reached the router. */
 function rawJsonError(status: number, code: ErrorCode, message: string): string {

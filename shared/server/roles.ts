@@ -35,7 +35,10 @@ export function createRoleApp(services: Services, roles: readonly Role[], nodeId
     draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ready', roles }),
   );
   if (roles.includes('auth')) {
-    app.route('/', createAuthApp(services, { clientAddress: nodeClientAddress(services.config.trustProxy) }));
+    app.route(
+      '/',
+      createAuthApp(services, { clientAddress: nodeClientAddress(services.config.trustProxy) }),
+    );
   }
   if (roles.includes('users')) {
     app.route('/', createUsersApp(services));

@@ -29,9 +29,15 @@ export interface ServerOptions {
  * Starts the given roles (all of them by default) in this process on the embedded platform,
  * plus the web client: what `npm start` runs.
  */
-export async function startStandalone(config: AtlasConfig, options: ServerOptions = {}): Promise<Standalone> {
+export async function startStandalone(
+  config: AtlasConfig,
+  options: ServerOptions = {},
+): Promise<Standalone> {
   const roles = options.roles ?? ROLES;
-  const logger = createLogger(config.logLevel, roles.length === ROLES.length ? 'atlas' : roles.join('+'));
+  const logger = createLogger(
+    config.logLevel,
+    roles.length === ROLES.length ? 'atlas' : roles.join('+'),
+  );
   const platform = await openEmbeddedPlatform({
     dataDir: config.dataDir,
     presenceTtlMs: config.presenceTtlMs,
@@ -46,7 +52,9 @@ export async function startStandalone(config: AtlasConfig, options: ServerOption
     fetch: roleApp.app.fetch,
     host: config.host,
     port: config.port,
-    upgrade: realtime ? (request, socket, head) => realtime.adapter.handleUpgrade(request, socket, head) : undefined,
+    upgrade: realtime
+      ? (request, socket, head) => realtime.adapter.handleUpgrade(request, socket, head)
+      : undefined,
     maxSockets: config.maxConnections + HTTP_SOCKET_HEADROOM,
   });
 

@@ -8,7 +8,10 @@ export interface ServerProcess {
 }
 
 /** Starts `npm start`'s entry point as a real child process and waits for its URL line. */
-export function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+export function startServerProcess(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'shared/server/main.ts'], {
       env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },

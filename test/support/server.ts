@@ -5,12 +5,18 @@ import { tempDir, testConfig, type TestUser } from './services.ts';
 export interface TestServer extends Standalone {
   dataDir: string;
   wsUrl(user: TestUser, query?: string): string;
-  api<T = unknown>(path: string, init?: { method?: string; user?: TestUser; body?: unknown }): Promise<{ status: number; body: T }>;
+  api<T = unknown>(
+    path: string,
+    init?: { method?: string; user?: TestUser; body?: unknown },
+  ): Promise<{ status: number; body: T }>;
   dispose(): Promise<void>;
 }
 
 /** The whole product in this process on an ephemeral port, as `npm start` runs it. */
-export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  dataDir?: string,
+): Promise<TestServer> {
   const dir = dataDir ?? (await tempDir());
   const standalone = await startStandalone(testConfig(dir, env));
   return {
@@ -27,7 +33,12 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
       const response = await fetch(`${standalone.url}${path}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
         headers,
-        body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+        body:
+          init.body === undefined
+            ? undefined
+            : typeof init.body === 'string'
+              ? init.body
+              : JSON.stringify(init.body),
       });
       const text = await response.text();
       return { status: response.status, body: (text ? JSON.parse(text) : undefined) as never };

@@ -43,7 +43,10 @@ let counter = 0;
 /** A user with a login, made through the services (no password hashing round trip via HTTP). */
 export async function registerUser(services: Services, username?: string): Promise<TestUser> {
   const name = username ?? `user_${process.pid}_${++counter}`;
-  const userId = await services.accounts.register({ username: name, password: 'correct horse battery' });
+  const userId = await services.accounts.register({
+    username: name,
+    password: 'correct horse battery',
+  });
   const { sessionId, refreshToken } = await services.sessions.start(userId);
   return {
     userId,

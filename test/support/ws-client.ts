@@ -12,7 +12,11 @@ export interface Frame {
 export class TestSocket {
   readonly frames: Frame[] = [];
   closed: { code: number; reason: string } | undefined;
-  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void; from: number }> = [];
+  private waiters: Array<{
+    match: (f: Frame) => boolean;
+    resolve: (f: Frame) => void;
+    from: number;
+  }> = [];
   private closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
 
   private constructor(readonly ws: WebSocket) {
@@ -35,7 +39,11 @@ export class TestSocket {
     ws.on('error', () => undefined);
   }
 
-  static open(url: string, options: WebSocket.ClientOptions = {}, protocols: string[] = []): Promise<TestSocket> {
+  static open(
+    url: string,
+    options: WebSocket.ClientOptions = {},
+    protocols: string[] = [],
+  ): Promise<TestSocket> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, protocols, options);
       const socket = new TestSocket(ws);
@@ -43,7 +51,14 @@ export class TestSocket {
       ws.once('unexpected-response', (_request, response) => {
         let body = '';
         response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => reject(Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { status: response.statusCode, body })));
+        response.on('end', () =>
+          reject(
+            Object.assign(new Error(`upgrade refused: ${response.statusCode}`), {
+              status: response.statusCode,
+              body,
+            }),
+          ),
+        );
       });
       ws.once('error', reject);
     });
@@ -71,10 +86,21 @@ export class TestSocket {
       return Promise.resolve(seen);
     }
     return new Promise((resolve, reject) => {
-      const waiter = { match, resolve: (f: Frame) => { clearTimeout(timer); resolve(f); }, from };
+      const waiter = {
+        match,
+        resolve: (f: Frame) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+        from,
+      };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5))}`));
+        reject(
+          new Error(
+            `no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5))}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push(waiter);
     });
