@@ -111,6 +111,8 @@ cmd_launch() {
     return 0
   fi
   cmd_install
+  ensure_port_free "$ATLAS_KAFKA_PORT" kafka
+  ensure_port_free "$ATLAS_KAFKA_CONTROLLER_PORT" kafka-controller
   write_config
   if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
     local id
@@ -121,8 +123,6 @@ cmd_launch() {
       kafka.tools.StorageTool format -t "$id" -c "$KAFKA_PROPS" >>"$KAFKA_LOG" 2>&1 ||
       { tail -n 20 "$KAFKA_LOG" >&2; die "kafka: storage format failed"; }
   fi
-  ensure_port_free "$ATLAS_KAFKA_PORT" kafka
-  ensure_port_free "$ATLAS_KAFKA_CONTROLLER_PORT" kafka-controller
   echo "---- start $(date -Is)" >>"$KAFKA_LOG"
   cds_opts "$KAFKA_LIB"
   spawn "$KAFKA_DIR" "$KAFKA_PID" "$KAFKA_LOG" java \

@@ -4,6 +4,7 @@
 # Environment:
 #   ATLAS_SERVICES_DIR  data, logs and pid files (default: <repo>/.atlas-services)
 #   ATLAS_CACHE_DIR     downloaded jars and the Maven repository (default: ~/.cache/atlas)
+#   ATLAS_JAVA_HOME     a Java 17 to use (default: the java on PATH if it is 17, else Debian's)
 
 ATLAS_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ATLAS_REPO_DIR="$(cd "$ATLAS_LIB_DIR/../.." && pwd)"
@@ -30,7 +31,7 @@ die() {
   exit 1
 }
 
-# Seconds since the epoch with milliseconds, for timings.
+# Fractional seconds since the epoch, for timings.
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
 
@@ -74,16 +75,32 @@ need_python() {
   command -v python3 >/dev/null 2>&1 || apt_install python3
 }
 
+java_home_major() { sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null; }
+
+# Puts a Java 17 first on PATH: ATLAS_JAVA_HOME, the java on PATH, or Debian's JDK 17.
+# Kafka 4 needs 17 or newer; Cassandra 5.0 runs on 11 and 17 only.
+pick_java() {
+  local cand onpath=""
+  command -v java >/dev/null 2>&1 && onpath="$(readlink -f "$(command -v java)")" && onpath="${onpath%/bin/java}"
+  for cand in "${ATLAS_JAVA_HOME:-}" "$onpath" /usr/lib/jvm/java-17-openjdk-*; do
+    if [ -z "$cand" ] || [ ! -x "$cand/bin/java" ]; then continue; fi
+    if [ "$(java_home_major "$cand")" = 17 ]; then
+      case ":$PATH:" in
+        "$cand/bin:"*) ;;
+        *) PATH="$cand/bin:$PATH" ;;
+      esac
+      export PATH
+      return 0
+    fi
+  done
+  return 1
+}
+pick_java || true
+
 need_java() {
-  if ! command -v java >/dev/null 2>&1; then
-    apt_install openjdk-17-jre-headless
-  fi
-  local v
-  v="$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ { print $2 }')"
-  case "$v" in
-    17 | 11) ;;
-    *) die "Java 17 is needed (found '$v' at $(command -v java)); set PATH or JAVA_HOME" ;;
-  esac
+  pick_java && return 0
+  apt_install openjdk-17-jre-headless
+  pick_java || die "Java 17 not found (set ATLAS_JAVA_HOME)"
 }
 
 # Names the JVM build without starting it: its home folder and libjvm.so size and time.
