@@ -49,9 +49,10 @@ const REST_SENDS_PER_WINDOW = 100;
 export function createChatApp(services: Services): Hono<ApiEnv> {
   const { rooms, messaging, platform, social } = services;
   const app = createApiApp(services.logger);
-  app.use('/api/rooms/*', requireAuth(services.authenticate));
-  app.use('/api/rooms', requireAuth(services.authenticate));
-  app.use('/api/dms', requireAuth(services.authenticate));
+  // In Hono '/api/rooms/*' also matches '/api/rooms' itself.
+  const authenticated = requireAuth(services.authenticate, platform.limiter);
+  app.use('/api/rooms/*', authenticated);
+  app.use('/api/dms', authenticated);
 
   const roomId = (c: Context<ApiEnv>) => readParam(c, 'id', IdSchema);
 

@@ -35,7 +35,7 @@ const FriendRequestSchema = v.object({ userId: IdSchema });
 export function createUsersApp(services: Services): Hono<ApiEnv> {
   const { social } = services;
   const app = createApiApp(services.logger);
-  const authenticated = requireAuth(services.authenticate);
+  const authenticated = requireAuth(services.authenticate, services.platform.limiter);
   // In Hono, `/x/*` also matches `/x` itself.
   app.use('/api/me/*', authenticated);
   app.use('/api/users/*', authenticated);

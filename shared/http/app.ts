@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { AccessClaims } from '../auth/access-tokens.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { RateLimiter } from '../ports/cache.ts';
 import { createErrorHandler, errorResponse, notFound } from './errors.ts';
 
 export interface ApiEnv {
@@ -35,15 +36,31 @@ export function createApiApp(logger: Logger): Hono<ApiEnv> {
   return app;
 }
 
-/** Requires `Authorization: Bearer <access token>` and exposes the claims as `c.var.auth`. */
-export function requireAuth(authenticate: Authenticate): MiddlewareHandler<ApiEnv> {
+/** Requests one user may make per minute across the REST APIs before getting `rate_limited`. */
+export const USER_REQUESTS_PER_MINUTE = 600;
+
+/**
+ * Requires `Authorization: Bearer <access token>` and exposes the claims as `c.var.auth`. With a
+ * limiter, each user also has a shared request budget, so one account cannot flood the APIs.
+ */
+export function requireAuth(
+  authenticate: Authenticate,
+  limiter?: RateLimiter,
+): MiddlewareHandler<ApiEnv> {
   return async function authenticated(c, next) {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match?.[1]) {
       return errorResponse(c, new AppError('unauthorized', 'missing bearer token'));
     }
-    c.set('auth', await authenticate(match[1]));
+    const claims = await authenticate(match[1]);
+    if (limiter) {
+      const budget = await limiter.hit(`api:${claims.userId}`, USER_REQUESTS_PER_MINUTE, 60_000);
+      if (!budget.allowed) {
+        throw new AppError('rate_limited', 'too many requests', budget.retryAfterMs / 1000);
+      }
+    }
+    c.set('auth', claims);
     await next();
   };
 }
