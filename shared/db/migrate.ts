@@ -13,10 +13,15 @@ export async function migrate(
   sql: Sql,
   migrations: readonly Migration[] = defaultMigrations,
 ): Promise<string[]> {
-  await sql.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    id text PRIMARY KEY,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
+  // Even creating the bookkeeping table races on an empty database (two CREATE TABLE IF NOT
+  // EXISTS collide on the catalog), so it happens under the lock too.
+  await sql.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      id text PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+  });
   const applied: string[] = [];
   for (const migration of migrations) {
     const done = await sql.transaction(async (tx) => {

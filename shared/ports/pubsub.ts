@@ -6,7 +6,7 @@ export interface PubSub {
   publish(channel: string, payload: string): Promise<void>;
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
-  /** One listener per process; called for every payload on a subscribed channel. */
+  /** Called for every payload on a subscribed channel; each listener is isolated from the others' errors. */
   onMessage(listener: (channel: string, payload: string) => void): void;
   /**
    * Called after the connection to the backplane came back: payloads published meanwhile are

@@ -1,0 +1,156 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Presence } from '../ports/presence.ts';
+import {
+  attempt,
+  closeRedis,
+  connectRedis,
+  pipelineResults,
+  redisPrefix,
+  redisUnavailable,
+  type RedisClientOptions,
+} from './connection.ts';
+
+export interface RedisPresenceOptions extends RedisClientOptions {
+  url: string;
+  /** How long a connection counts as alive after its connect or last refresh. */
+  ttlMs: number;
+}
+
+/*
+ * One sorted set per user, `atlas:presence:<userId>`: member = connection id, score = the epoch
+ * millisecond at which it expires. A connection is alive strictly before its score. Every
+ * script reads the clock with Redis's TIME, so nodes with skewed clocks still agree. The key
+ * itself expires with its longest-lived member, which only bounds memory: answers always
+ * compare scores with the time, so an entry that outlived its score counts as offline.
+ */
+
+/** Records or refreshes a connection; returns 1 when the user was offline before. */
+const TOUCH = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local was_online = top[2] ~= nil and tonumber(top[2]) > now
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local newest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], newest[2])
+if was_online then return 0 end
+return 1`;
+
+/** Removes a connection; returns 1 when that took the user offline. */
+const DROP = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local was_online = top[2] ~= nil and tonumber(top[2]) > now
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local newest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if newest[2] == nil then
+  redis.call('DEL', KEYS[1])
+  if was_online then return 1 end
+  return 0
+end
+redis.call('PEXPIREAT', KEYS[1], newest[2])
+return 0`;
+
+/** 1 when the user has a connection that has not expired. Reads only. */
+const ALIVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if top[2] ~= nil and tonumber(top[2]) > now then return 1 end
+return 0`;
+
+/** The scripts as ioredis defines them on a connection and on its pipelines. */
+interface PresenceScripts<R> {
+  atlasPresenceTouch(key: string, connectionId: string, ttlMs: number): R;
+  atlasPresenceDrop(key: string, connectionId: string): R;
+  atlasPresenceAlive(key: string): R;
+}
+
+/**
+ * Presence in Redis, shared by every realtime node. Connect and disconnect are one script each,
+ * so two nodes racing on one user still see exactly one online and one offline transition.
+ * `nodeId` is not stored: nothing reads it, and a dead node's connections expire by TTL.
+ */
+export async function createRedisPresence(options: RedisPresenceOptions): Promise<Presence> {
+  const { ttlMs } = options;
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw new TypeError('createRedisPresence: ttlMs must be a positive integer');
+  }
+  const prefix = `${redisPrefix(options.namespace)}presence:`;
+  const client = await connectRedis(options.url, 'atlas-presence', options);
+  client.defineCommand('atlasPresenceTouch', { numberOfKeys: 1, lua: TOUCH });
+  client.defineCommand('atlasPresenceDrop', { numberOfKeys: 1, lua: DROP });
+  client.defineCommand('atlasPresenceAlive', { numberOfKeys: 1, lua: ALIVE, readOnly: true });
+  const scripts = client as Redis & PresenceScripts<Promise<number>>;
+  const key = (userId: string) => prefix + userId;
+  let closed = false;
+
+  async function connect(userId: string, connectionId: string, _nodeId: string) {
+    assertOpen();
+    const became = await attempt('presence connect failed', () =>
+      scripts.atlasPresenceTouch(key(userId), connectionId, ttlMs),
+    );
+    return became === 1;
+  }
+
+  async function disconnect(userId: string, connectionId: string): Promise<boolean> {
+    assertOpen();
+    const left = await attempt('presence disconnect failed', () =>
+      scripts.atlasPresenceDrop(key(userId), connectionId),
+    );
+    return left === 1;
+  }
+
+  /** Also re-adds connections that expired meanwhile: the node says they are alive. */
+  async function refresh(
+    _nodeId: string,
+    connections: ReadonlyArray<{ userId: string; connectionId: string }>,
+  ): Promise<void> {
+    assertOpen();
+    if (connections.length === 0) {
+      return;
+    }
+    const batch = client.pipeline() as ChainableCommander & PresenceScripts<ChainableCommander>;
+    for (const { userId, connectionId } of connections) {
+      batch.atlasPresenceTouch(key(userId), connectionId, ttlMs);
+    }
+    pipelineResults(
+      'presence refresh failed',
+      await attempt('presence refresh failed', () => batch.exec()),
+    );
+  }
+
+  async function online(userIds: readonly string[]): Promise<Set<string>> {
+    assertOpen();
+    if (userIds.length === 0) {
+      return new Set();
+    }
+    const batch = client.pipeline() as ChainableCommander & PresenceScripts<ChainableCommander>;
+    for (const userId of userIds) {
+      batch.atlasPresenceAlive(key(userId));
+    }
+    const alive = pipelineResults(
+      'presence lookup failed',
+      await attempt('presence lookup failed', () => batch.exec()),
+    );
+    return new Set(userIds.filter((_userId, i) => alive[i] === 1));
+  }
+
+  async function close(): Promise<void> {
+    if (!closed) {
+      closed = true;
+      await closeRedis(client);
+    }
+  }
+
+  function assertOpen(): void {
+    if (closed) {
+      throw redisUnavailable('presence is closed');
+    }
+  }
+
+  return { connect, disconnect, refresh, online, close };
+}
