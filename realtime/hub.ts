@@ -1,6 +1,6 @@
 import type { RoomEvent, UserEvent } from '../shared/events.ts';
 import type { Logger } from '../shared/log.ts';
-import { channels, type PubSub } from '../shared/ports/index.ts';
+import { channels, type MessageStore, type PubSub } from '../shared/ports/index.ts';
 import type { Rooms } from '../shared/rooms/rooms.ts';
 import { CloseCode } from './close-codes.ts';
 import type { Connection } from './connection.ts';
@@ -70,12 +70,20 @@ export class Hub {
     }
   }
 
-  /** Every channel this node needs, for resubscribing after the backplane came back. */
-  channels(): string[] {
-    return [
-      ...[...this.byRoom.keys()].map((roomId) => channels.room(roomId)),
-      ...[...this.byUser.keys()].map((userId) => channels.user(userId)),
-    ];
+  /**
+   * After a backplane outage: events published meanwhile are gone, so bring every local stream
+   * up to its room's head from the store (membership and presence changes are refetched by
+   * clients on reconnect).
+   */
+  async recover(store: MessageStore): Promise<void> {
+    const roomIds = [...this.byRoom.keys()];
+    const heads = await store.latest(roomIds);
+    for (const roomId of roomIds) {
+      const head = heads.get(roomId)?.seq ?? 0;
+      for (const connection of this.byRoom.get(roomId) ?? []) {
+        connection.rooms.get(roomId)?.catchUpTo(head);
+      }
+    }
   }
 
   private addTo(index: Map<string, Set<Connection>>, key: string, connection: Connection): boolean {

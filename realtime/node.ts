@@ -57,11 +57,11 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
   let gaps = 0;
 
   platform.pubsub.onReconnect(() => {
-    for (const channel of hub.channels()) {
-      platform.pubsub
-        .subscribe(channel)
-        .catch((error: unknown) => logger.error({ err: error }, 'resubscribe failed'));
-    }
+    // The adapter resubscribes its channels itself; what was published meanwhile is lost, so
+    // every stream catches up from the store.
+    hub.recover(platform.messageStore).catch((error: unknown) => {
+      logger.error({ err: error }, 'catch-up after backplane reconnect failed');
+    });
   });
 
   const adapter = crossws({

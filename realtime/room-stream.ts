@@ -61,6 +61,20 @@ export class RoomStream {
     this.run(() => this.fillTo(this.pendingUpTo));
   }
 
+  /**
+   * The room's head is `headSeq` although no live message said so (the backplane was down):
+   * deliver whatever this connection is missing, from the store.
+   */
+  catchUpTo(headSeq: number): void {
+    if (headSeq <= this.cursor) {
+      return;
+    }
+    this.pendingUpTo = Math.max(this.pendingUpTo, headSeq);
+    if (!this.held) {
+      this.run(async () => undefined);
+    }
+  }
+
   /** Stops holding live messages and delivers what arrived meanwhile. */
   release(): void {
     if (!this.held) {

@@ -22,6 +22,16 @@ export interface AtlasConfig {
   heartbeatMs: number;
   presenceTtlMs: number;
   logLevel: string;
+  /** The real data tier; each one left unset is replaced by its embedded default. */
+  databaseUrl: string | undefined;
+  databaseReadUrl: string | undefined;
+  redisUrl: string | undefined;
+  kafkaBrokers: readonly string[];
+  kafkaTopic: string;
+  kafkaPartitions: number;
+  cassandraContactPoints: readonly string[];
+  cassandraDataCenter: string;
+  cassandraKeyspace: string;
 }
 
 const intFrom = (fallback: number, min: number, max: number) =>
@@ -50,7 +60,22 @@ const EnvSchema = v.object({
   ATLAS_HEARTBEAT_MS: intFrom(25_000, 100, 600_000),
   ATLAS_PRESENCE_TTL_MS: intFrom(60_000, 1_000, 3_600_000),
   LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
+  DATABASE_URL: v.optional(v.pipe(v.string(), v.startsWith('postgres'))),
+  DATABASE_READ_URL: v.optional(v.pipe(v.string(), v.startsWith('postgres'))),
+  REDIS_URL: v.optional(v.pipe(v.string(), v.startsWith('redis'))),
+  KAFKA_BROKERS: v.optional(v.string(), ''),
+  KAFKA_TOPIC: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,200}$/)), 'atlas.messages'),
+  KAFKA_PARTITIONS: intFrom(12, 1, 1000),
+  CASSANDRA_CONTACT_POINTS: v.optional(v.string(), ''),
+  CASSANDRA_DATACENTER: v.optional(v.string(), 'datacenter1'),
+  CASSANDRA_KEYSPACE: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]{0,47}$/)), 'atlas'),
 });
+
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
 
 /** Reads the configuration; a bad value is a deployment mistake and fails with a TypeError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AtlasConfig {
@@ -67,9 +92,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     port,
     dataDir: e.ATLAS_DATA_DIR,
-    allowedOrigins: e.ATLAS_ALLOWED_ORIGINS.split(',')
-      .map((origin) => origin.trim())
-      .filter((origin) => origin.length > 0),
+    allowedOrigins: list(e.ATLAS_ALLOWED_ORIGINS),
     trustProxy: e.ATLAS_TRUST_PROXY === '1' || e.ATLAS_TRUST_PROXY === 'true',
     issuer: e.ATLAS_JWT_ISSUER,
     audience: e.ATLAS_JWT_AUDIENCE,
@@ -81,5 +104,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatMs: e.ATLAS_HEARTBEAT_MS,
     presenceTtlMs: e.ATLAS_PRESENCE_TTL_MS,
     logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    databaseReadUrl: e.DATABASE_READ_URL,
+    redisUrl: e.REDIS_URL,
+    kafkaBrokers: list(e.KAFKA_BROKERS),
+    kafkaTopic: e.KAFKA_TOPIC,
+    kafkaPartitions: e.KAFKA_PARTITIONS,
+    cassandraContactPoints: list(e.CASSANDRA_CONTACT_POINTS),
+    cassandraDataCenter: e.CASSANDRA_DATACENTER,
+    cassandraKeyspace: e.CASSANDRA_KEYSPACE,
   };
 }

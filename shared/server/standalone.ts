@@ -1,6 +1,6 @@
 import type { AtlasConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
-import { openEmbeddedPlatform } from '../platform/embedded.ts';
+import { describePlatform, openPlatform } from '../platform/open.ts';
 import type { RealtimeNode } from '../../realtime/node.ts';
 import { createServices, type Services } from '../services.ts';
 import { startNodeServer, type RunningServer } from './node-server.ts';
@@ -26,8 +26,9 @@ export interface ServerOptions {
 }
 
 /**
- * Starts the given roles (all of them by default) in this process on the embedded platform,
- * plus the web client: what `npm start` runs.
+ * Starts the given roles (all of them by default) in this process, on the real servers that
+ * the configuration names and the embedded defaults for the rest, plus the web client: what
+ * `npm start` runs.
  */
 export async function startStandalone(
   config: AtlasConfig,
@@ -38,10 +39,8 @@ export async function startStandalone(
     config.logLevel,
     roles.length === ROLES.length ? 'atlas' : roles.join('+'),
   );
-  const platform = await openEmbeddedPlatform({
-    dataDir: config.dataDir,
-    presenceTtlMs: config.presenceTtlMs,
-  });
+  const platform = await openPlatform(config, { persist: true, logger });
+  logger.info(describePlatform(config), 'platform open');
   const services = await createServices(config, platform, logger);
   const roleApp = createRoleApp(services, roles, `node-${process.pid}`);
   if (options.web ?? true) {

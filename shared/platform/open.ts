@@ -1,0 +1,143 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AtlasConfig } from '../config.ts';
+import { migrate } from '../db/migrate.ts';
+import { openPgSql } from '../db/pg.ts';
+import { openPgliteSql } from '../db/pglite.ts';
+import { createMemoryCache } from '../embedded/cache.ts';
+import { openFileMessageLog } from '../embedded/message-log.ts';
+import { openFileMessageStore } from '../embedded/message-store.ts';
+import { createMemoryPresence } from '../embedded/presence.ts';
+import { createMemoryPubSub } from '../embedded/pubsub.ts';
+import { createMemoryRateLimiter } from '../embedded/rate-limiter.ts';
+import type { Logger } from '../log.ts';
+import type { LogConsumer, MessageLog, MessageStore, Platform, Sql } from '../ports/index.ts';
+import { openRedisPlatformParts } from '../redis/platform.ts';
+
+/** The consumer group that persists the message log into the message store. */
+export const PERSIST_GROUP = 'message-store';
+
+export type PlatformConfig = Pick<
+  AtlasConfig,
+  | 'dataDir'
+  | 'presenceTtlMs'
+  | 'databaseUrl'
+  | 'databaseReadUrl'
+  | 'redisUrl'
+  | 'kafkaBrokers'
+  | 'kafkaTopic'
+  | 'kafkaPartitions'
+  | 'cassandraContactPoints'
+  | 'cassandraDataCenter'
+  | 'cassandraKeyspace'
+>;
+
+export interface OpenPlatformOptions {
+  /**
+   * Run the persisting consumer (log -> store) in this process and wait until it has caught up
+   * before returning, so the store holds all the log holds before any seq is handed out.
+   */
+  persist: boolean;
+  logger?: Logger;
+}
+
+/** What each part of the platform runs on, for start-up logs and /readyz. */
+export function describePlatform(config: PlatformConfig): Record<string, string> {
+  return {
+    relational: config.databaseUrl ? 'postgresql' : 'pglite',
+    realtime_backplane: config.redisUrl ? 'redis' : 'memory',
+    message_log: config.kafkaBrokers.length > 0 ? 'kafka' : 'file',
+    message_store: config.cassandraContactPoints.length > 0 ? 'cassandra' : 'file',
+  };
+}
+
+/**
+ * Opens every backing service: the real one where its address is configured, the embedded one
+ * otherwise (PGlite, fsynced files, in-process pub/sub, presence, cache and limits), all
+ * behind the same interfaces.
+ */
+export async function openPlatform(
+  config: PlatformConfig,
+  options: OpenPlatformOptions,
+): Promise<Platform> {
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    await mkdir(config.dataDir, { recursive: true });
+    const sql = await openSql(config);
+    closers.unshift(() => sql.close());
+    await migrate(sql);
+
+    const backplane = config.redisUrl
+      ? await openRedisPlatformParts(config.redisUrl, { presenceTtlMs: config.presenceTtlMs })
+      : openMemoryBackplane(config.presenceTtlMs);
+    closers.unshift(() => backplane.close());
+
+    const messageLog = await openMessageLog(config);
+    closers.unshift(() => messageLog.close());
+    const messageStore = await openMessageStore(config);
+    closers.unshift(() => messageStore.close());
+
+    let persister: LogConsumer | undefined;
+    if (options.persist) {
+      persister = await messageLog.consume(PERSIST_GROUP, (batch) => messageStore.put(batch));
+      closers.unshift(() => persister!.stop());
+      await persister.caughtUp();
+    }
+
+    return {
+      sql,
+      messageLog,
+      messageStore,
+      pubsub: backplane.pubsub,
+      presence: backplane.presence,
+      cache: backplane.cache,
+      limiter: backplane.limiter,
+      close: () => closeAll(closers),
+    };
+  } catch (error) {
+    await closeAll(closers);
+    throw error;
+  }
+}
+
+async function closeAll(closers: ReadonlyArray<() => Promise<void>>): Promise<void> {
+  for (const close of closers) {
+    await close().catch(() => undefined);
+  }
+}
+
+async function openSql(config: PlatformConfig): Promise<Sql> {
+  if (config.databaseUrl) {
+    return openPgSql({
+      connectionString: config.databaseUrl,
+      readConnectionString: config.databaseReadUrl,
+      readReplicaForSelects: config.databaseReadUrl !== undefined,
+    });
+  }
+  return openPgliteSql(join(config.dataDir, 'postgres'));
+}
+
+function openMemoryBackplane(presenceTtlMs: number) {
+  const parts = {
+    pubsub: createMemoryPubSub(),
+    presence: createMemoryPresence({ ttlMs: presenceTtlMs }),
+    cache: createMemoryCache({}),
+    limiter: createMemoryRateLimiter({}),
+  };
+  return {
+    ...parts,
+    async close() {
+      await Promise.allSettled(Object.values(parts).map((part) => part.close()));
+    },
+  };
+}
+
+async function openMessageLog(config: PlatformConfig): Promise<MessageLog> {
+  // TODO(kafka-wiring): KAFKA_BROKERS selects the Kafka log once its adapter lands here.
+  return openFileMessageLog({ dir: join(config.dataDir, 'message-log') });
+}
+
+async function openMessageStore(config: PlatformConfig): Promise<MessageStore> {
+  // TODO(cassandra-wiring): CASSANDRA_CONTACT_POINTS selects the Cassandra store likewise.
+  return openFileMessageStore({ dir: join(config.dataDir, 'message-store') });
+}
