@@ -35,8 +35,11 @@ export interface Services {
   messaging: Messaging;
 }
 
-/** How long a "login active / revoked" answer may be served from cache. */
-const SESSION_STATE_CACHE_SECONDS = 3600;
+/**
+ * How long a "login active / revoked" answer may be served from cache. Short, because a logout
+ * during a cache outage cannot overwrite a cached "active" answer.
+ */
+const SESSION_STATE_CACHE_SECONDS = 60;
 
 export async function createServices(
   config: AtlasConfig,

@@ -13,6 +13,7 @@ import { createMemoryRateLimiter } from '../embedded/rate-limiter.ts';
 import type { Logger } from '../log.ts';
 import type { LogConsumer, MessageLog, MessageStore, Platform, Sql } from '../ports/index.ts';
 import { openRedisPlatformParts } from '../redis/platform.ts';
+import { failOpenLimiter, failSoftCache } from './fail-soft.ts';
 
 /** The consumer group that persists the message log into the message store. */
 export const PERSIST_GROUP = 'message-store';
@@ -84,14 +85,19 @@ export async function openPlatform(
       await persister.caughtUp();
     }
 
+    const report = (error: unknown, operation: string) =>
+      options.logger?.warn(
+        { err: error, operation },
+        'backplane call failed; continuing without it',
+      );
     return {
       sql,
       messageLog,
       messageStore,
       pubsub: backplane.pubsub,
       presence: backplane.presence,
-      cache: backplane.cache,
-      limiter: backplane.limiter,
+      cache: failSoftCache(backplane.cache, report),
+      limiter: failOpenLimiter(backplane.limiter, report),
       close: () => closeAll(closers),
     };
   } catch (error) {
