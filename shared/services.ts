@@ -86,7 +86,13 @@ export async function createServices(
     onAccepted: (message) => void events.toRoom(message.roomId, { t: 'message', message }),
     onStoreError: (error) => logger.error({ err: error }, 'message store write failed'),
   });
-  const messaging = createMessaging({ rooms, store: platform.messageStore, sequencer, events });
+  const messaging = createMessaging({
+    rooms,
+    store: platform.messageStore,
+    sequencer,
+    events,
+    report: (error) => logger.warn({ err: error }, 'moving the sender read marker failed'),
+  });
 
   return {
     config,

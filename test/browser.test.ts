@@ -19,7 +19,8 @@ import { WebSocket } from 'ws';
 
 import { AtlasClient, AtlasHttp, type AuthResult } from '../shared/sdk/index.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
+/** Debian's package; ATLAS_CHROMIUM points elsewhere (e.g. to check the skip path). */
+const CHROMIUM = process.env.ATLAS_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -335,11 +336,13 @@ test(
             firstPage < SEEDED_MESSAGES + 1,
             `only the newest page is loaded (${firstPage})`,
           );
-          for (let i = 0; i < 10 && (await bob.getByTestId('history-start').count()) === 0; i++) {
-            await bob.getByTestId('message-list').evaluate((el) => el.scrollTo({ top: 0 }));
-            await bob.waitForTimeout(300);
-          }
+          // Scrolling to the top loads the older page (the rest) above, and the view stays on
+          // the messages that were on screen instead of jumping to the oldest one.
+          const list = bob.getByTestId('message-list');
+          await list.evaluate((el) => el.scrollTo({ top: 0 }));
           await bob.getByTestId('history-start').waitFor();
+          const scrollTop = await list.evaluate((el) => el.scrollTop);
+          assert.ok(scrollTop > 200, `the view is anchored (scrollTop ${scrollTop})`);
           const all = await messages(bob);
           assert.equal(all.length, SEEDED_MESSAGES + 1);
           assert.deepEqual(
@@ -407,11 +410,16 @@ test(
 
 // --- the SDK in Node against the real server ---
 
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function until(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 30_000,
+  explain: () => string = () => '',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) {
-      assert.fail(`timed out waiting for ${what}`);
+      assert.fail(`timed out waiting for ${what}\n${explain()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -428,6 +436,9 @@ test(
     let server: Server | undefined = await startServer(port, dataDir, env);
     const url = server.url;
     const clients: AtlasClient[] = [];
+    const trail: string[] = [];
+    const waitFor = (condition: () => boolean, what: string, timeoutMs = 30_000) =>
+      until(condition, what, timeoutMs, () => trail.join('\n'));
     const connect = (session: AuthResult) => {
       const client = new AtlasClient({
         session,
@@ -436,6 +447,13 @@ test(
         backoff: { maxMs: 2_000 },
       });
       clients.push(client);
+      // A trail of what each client went through, printed when a step fails.
+      const name = session.user.username;
+      client.on('state', (state) => trail.push(`${name} state ${state}`));
+      client.on('stopped', ({ reason }) => trail.push(`${name} stopped ${reason}`));
+      client.on('synced', () => trail.push(`${name} synced`));
+      client.on('error', (error) => trail.push(`${name} error ${error.code} ${error.message}`));
+      client.on('session', () => trail.push(`${name} refreshed`));
       client.start();
       return client;
     };
@@ -449,19 +467,19 @@ test(
       const b = await anonymous.register({ username: 'ben', password: PASSWORD });
       const ann = connect(a);
       const ben = connect(b);
-      await until(() => ann.synced && ben.synced, 'both synced');
+      await waitFor(() => ann.synced && ben.synced, 'both synced');
       assert.deepEqual(await ann.http.sendFriendRequest(b.user.id), { status: 'pending' });
       assert.deepEqual(await ben.http.acceptFriendRequest(a.user.id), { status: 'friends' });
       const room = await ann.openDm(b.user.id);
-      await until(() => ben.room(room.id) !== undefined, 'the DM reaches ben');
+      await waitFor(() => ben.room(room.id) !== undefined, 'the DM reaches ben');
 
       await t.test(
         'a send is pending at once and ends as one stored entry on both sides',
         async () => {
           const entry = ann.send(room.id, 'first');
           assert.equal(entry.status, 'pending');
-          await until(() => ben.timeline(room.id).messages().length === 1, 'ben receives it');
-          await until(() => ann.outbox().length === 0, 'the ack');
+          await waitFor(() => ben.timeline(room.id).messages().length === 1, 'ben receives it');
+          await waitFor(() => ann.outbox().length === 0, 'the ack');
           assert.deepEqual(
             ann
               .timeline(room.id)
@@ -501,7 +519,7 @@ test(
         assert.ok(refreshes >= 2, `refreshed ${refreshes} times`);
         assert.equal(reconnects, 0);
         ann.send(room.id, 'still here');
-        await until(() => ben.timeline(room.id).messages().length === 2, 'ben receives it');
+        await waitFor(() => ben.timeline(room.id).messages().length === 2, 'ben receives it');
       });
 
       await t.test(
@@ -509,12 +527,12 @@ test(
         async () => {
           await kill(server);
           server = undefined;
-          await until(() => ann.connectionState !== 'open', 'ann notices');
+          await waitFor(() => ann.connectionState !== 'open', 'ann notices');
           ann.send(room.id, 'during the outage');
           assert.equal(ann.outbox().length, 1);
           server = await startServer(port, dataDir, env);
-          await until(() => ann.outbox().length === 0, 'the outbox drains', 60_000);
-          await until(
+          await waitFor(() => ann.outbox().length === 0, 'the outbox drains', 60_000);
+          await waitFor(
             () => ben.timeline(room.id).messages().length === 3,
             'ben catches up',
             60_000,

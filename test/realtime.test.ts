@@ -523,3 +523,38 @@ describe('sessions on sockets', () => {
     renewed.close();
   });
 });
+
+describe('read state in the REST views', () => {
+  it("counts nothing a user sent as unread for them and shows every member's read marker", async () => {
+    const group = await server.api<{ room: { id: string } }>('/api/rooms', {
+      user: alice,
+      body: { name: 'receipts', memberIds: [bob.userId] },
+    });
+    const roomId = group.body.room.id;
+    for (let i = 0; i < 3; i++) {
+      await server.api(`/api/rooms/${roomId}/messages`, {
+        user: alice,
+        body: { clientMsgId: `own-${i}`, body: `own ${i}` },
+      });
+    }
+    await server.api(`/api/rooms/${roomId}/read`, { user: bob, body: { seq: 2 } });
+    let mine: { unread: number; readSeq: number } | undefined;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const list = await server.api<{
+        rooms: Array<{ id: string; unread: number; readSeq: number }>;
+      }>('/api/rooms', { user: alice });
+      mine = list.body.rooms.find((r) => r.id === roomId);
+      if (mine?.unread === 0) {
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual({ unread: mine?.unread, readSeq: mine?.readSeq }, { unread: 0, readSeq: 3 });
+    const detail = await server.api<{ room: { members: Array<{ id: string; readSeq: number }> } }>(
+      `/api/rooms/${roomId}`,
+      { user: alice },
+    );
+    const markers = Object.fromEntries(detail.body.room.members.map((m) => [m.id, m.readSeq]));
+    assert.deepEqual(markers, { [alice.userId]: 3, [bob.userId]: 2 });
+  });
+});

@@ -9,6 +9,7 @@ import {
   expiryToMs,
   Outbox,
   parseServerFrame,
+  RoomStore,
   renewDelayMs,
   RoomTimeline,
   SyncSession,
@@ -17,6 +18,8 @@ import {
   type ClientFrame,
   type Room,
   type ServerFrame,
+  type Session,
+  type SharedSessionStore,
   type WebSocketLike,
 } from '../shared/sdk/index.ts';
 
@@ -163,6 +166,71 @@ describe('Outbox', () => {
   });
 });
 
+describe('Outbox rewind', () => {
+  it('writes an item once per connection unless a transient refusal rewinds it', () => {
+    const box = new Outbox();
+    box.add({ roomId: ROOM, clientMsgId: 'a', body: '1' });
+    box.markWritten('a');
+    assert.equal(box.get('a')?.written, true);
+    box.rewind('a');
+    assert.equal(box.get('a')?.written, false);
+    box.markWritten('a');
+    box.rewind();
+    assert.deepEqual(box.get('a'), {
+      roomId: ROOM,
+      clientMsgId: 'a',
+      body: '1',
+      attempts: 2,
+      written: false,
+    });
+  });
+});
+
+describe('RoomStore', () => {
+  it('keeps unread = lastSeq - readSeq, with counters that only move forward', () => {
+    const store = new RoomStore(ALICE);
+    store.upsert(room({ lastSeq: 5, readSeq: 2, unread: 3 }), true);
+    store.noteMessages(ROOM, [msg(6), msg(7)]);
+    assert.equal(store.get(ROOM)?.unread, 5);
+    assert.equal(store.get(ROOM)?.lastMessage?.seq, 7);
+    // A stale list (fetched before the live messages) does not move anything back.
+    store.upsert(room({ lastSeq: 5, readSeq: 2, unread: 3 }), true);
+    assert.equal(store.get(ROOM)?.lastSeq, 7);
+    store.noteRead(ROOM, BOB, 7);
+    assert.equal(store.get(ROOM)?.unread, 5, "another member's marker is not ours");
+    assert.equal(store.readersOf(ROOM).get(BOB), 7);
+    store.noteRead(ROOM, ALICE, 6);
+    store.noteRead(ROOM, ALICE, 4);
+    assert.equal(store.get(ROOM)?.readSeq, 6);
+    assert.equal(store.get(ROOM)?.unread, 1);
+  });
+
+  it('starts an empty timeline at the listed lastSeq', () => {
+    const store = new RoomStore(ALICE);
+    store.upsert(room({ lastSeq: 2 }), true);
+    assert.equal(store.timeline(ROOM).cursor, 2);
+    store.upsert(room({ lastSeq: 40 }), true);
+    assert.equal(store.timeline(ROOM).cursor, 40);
+  });
+
+  it('keeps the cursor of a timeline holding live messages, for sync to fill the gap', () => {
+    const store = new RoomStore(ALICE);
+    store.upsert(room({ lastSeq: 2 }), true);
+    store.timeline(ROOM).insert([msg(3)]);
+    store.upsert(room({ lastSeq: 40 }), true);
+    assert.equal(store.timeline(ROOM).cursor, 3);
+    assert.equal(store.get(ROOM)?.lastSeq, 40);
+  });
+
+  it("leaves an opened room's timeline alone on a list refresh", () => {
+    const store = new RoomStore(ALICE);
+    store.upsert(room({ lastSeq: 2 }), true);
+    store.timeline(ROOM).applyNewestPage({ messages: [msg(1), msg(2)], hasMore: false });
+    store.upsert(room({ lastSeq: 9 }), true);
+    assert.equal(store.timeline(ROOM).cursor, 2, 'the gap 3..9 is left for sync to fill');
+  });
+});
+
 describe('backoffDelayMs', () => {
   const opts = { initialMs: 100, maxMs: 5_000 };
 
@@ -223,8 +291,10 @@ describe('SyncSession', () => {
     assert.equal(s.accept({ a: { lastSeq: 4, complete: false } }), undefined);
   });
 
-  it('has nothing to do without rooms', () => {
-    assert.equal(new SyncSession('1').begin({}), undefined);
+  it('still sends one sync without rooms, to release the held live stream', () => {
+    const s = new SyncSession('1');
+    assert.deepEqual(s.begin({})?.cursors, {});
+    assert.equal(s.accept({}), undefined);
   });
 });
 
@@ -412,7 +482,9 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   assert.fail(`timed out waiting for ${what}`);
 }
 
-function setup(options: { rooms?: Room[]; onRefresh?: () => void } = {}) {
+function setup(
+  options: { rooms?: Room[]; onRefresh?: () => void; sessionStore?: SharedSessionStore } = {},
+) {
   FakeSocket.instances = [];
   let ids = 0;
   const { fetch, calls } = scriptedFetch((url) => {
@@ -444,6 +516,7 @@ function setup(options: { rooms?: Room[]; onRefresh?: () => void } = {}) {
     WebSocket: FakeSocket,
     backoff: { initialMs: 1, maxMs: 4, random: () => 0 },
     newClientMsgId: () => `cid-${++ids}`,
+    ...(options.sessionStore ? { sessionStore: options.sessionStore } : {}),
   });
   const socket = (i: number) => {
     const s = FakeSocket.instances[i];
@@ -478,7 +551,7 @@ describe('AtlasClient', () => {
     const { client, socket } = setup();
     client.start();
     await until(() => FakeSocket.instances.length === 1, 'socket');
-    assert.match(socket(0).url, /^ws:\/\/atlas\.test\/ws\?access_token=access-1$/);
+    assert.match(socket(0).url, /^ws:\/\/atlas\.test\/ws\?access_token=access-1&sync=1$/);
     socket(0).serverOpen();
     socket(0).serverSend(hello);
     await until(() => socket(0).framesOf('sync').length === 1, 'sync');
@@ -609,6 +682,23 @@ describe('AtlasClient', () => {
     client.stop();
   });
 
+  it('drops rooms the catch-up reports as denied', async () => {
+    const { client, socket } = setup();
+    const removed: string[] = [];
+    client.on('room_removed', ({ roomId }) => removed.push(roomId));
+    client.start();
+    await until(() => FakeSocket.instances.length === 1, 'socket');
+    socket(0).serverOpen();
+    socket(0).serverSend(hello);
+    await until(() => socket(0).framesOf('sync').length === 1, 'sync');
+    const ref = socket(0).framesOf('sync')[0]?.ref ?? null;
+    socket(0).serverSend({ type: 'synced', rooms: {}, denied: [ROOM], ref });
+    assert.deepEqual(removed, [ROOM]);
+    assert.equal(client.room(ROOM), undefined);
+    assert.equal(client.synced, true);
+    client.stop();
+  });
+
   it('marks a refused send as failed and keeps it out of the outbox', async () => {
     const { client, socket } = setup();
     client.start();
@@ -650,7 +740,7 @@ describe('AtlasClient', () => {
     await until(() => FakeSocket.instances.length === 2, 'reconnect');
     assert.equal(refreshes, 1);
     assert.deepEqual(sessions, ['access-2']);
-    assert.match(socket(1).url, /access_token=access-2$/);
+    assert.match(socket(1).url, /access_token=access-2&sync=1$/);
     client.stop();
   });
 
@@ -664,6 +754,35 @@ describe('AtlasClient', () => {
     assert.equal(socket(0).framesOf('auth')[0]?.accessToken, 'access-2');
     assert.equal(FakeSocket.instances.length, 1, 'no reconnect');
     client.stop();
+  });
+
+  it('shares refreshes with other tabs through the session store', async () => {
+    let refreshes = 0;
+    let locks = 0;
+    let stored: Session | undefined;
+    const sessionStore: SharedSessionStore = {
+      load: () => stored,
+      save: (session) => (stored = session),
+      lock: async (work) => {
+        locks++;
+        return work();
+      },
+    };
+    const { client } = setup({ onRefresh: () => refreshes++, sessionStore });
+
+    const first = await client.refreshSession();
+    assert.equal(first.refreshToken, 'refresh-2');
+    assert.equal(stored?.refreshToken, 'refresh-2', 'saved for the other tabs');
+    assert.equal(refreshes, 1);
+
+    // Another tab rotated the token meanwhile: adopt its session rather than present ours.
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const jwt = `h.${Buffer.from(JSON.stringify({ exp })).toString('base64url')}.s`;
+    stored = { ...first, accessToken: jwt, refreshToken: 'refresh-from-other-tab' };
+    const second = await client.refreshSession();
+    assert.equal(second.refreshToken, 'refresh-from-other-tab');
+    assert.equal(refreshes, 1, 'no request with the stale token');
+    assert.equal(locks, 2);
   });
 
   it('tracks read markers, typing and presence events', async () => {

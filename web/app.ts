@@ -22,22 +22,28 @@ const NOTICE_KEY = 'atlas.notice';
 
 /** On reload the stored refresh token buys a fresh access token before anything else. */
 async function restoreSession(): Promise<Session | undefined> {
-  const saved = sessionStore.load();
-  if (!saved) {
+  if (!sessionStore.load()) {
     return undefined;
   }
-  try {
-    const fresh = await new AtlasHttp().refresh(saved.refreshToken);
-    sessionStore.save(fresh);
-    return fresh;
-  } catch (error) {
-    if (isSessionEnded(error)) {
-      sessionStore.clear();
+  return sessionStore.lock(async () => {
+    // Read again inside the lock: another tab may have just rotated the refresh token.
+    const saved = sessionStore.load();
+    if (!saved) {
       return undefined;
     }
-    // Server unreachable: start with what we have; the client refreshes once it can.
-    return saved;
-  }
+    try {
+      const fresh = await new AtlasHttp().refresh(saved.refreshToken);
+      sessionStore.save(fresh);
+      return fresh;
+    } catch (error) {
+      if (isSessionEnded(error)) {
+        sessionStore.clear();
+        return undefined;
+      }
+      // Server unreachable: start with what we have; the client refreshes once it can.
+      return saved;
+    }
+  });
 }
 
 /** Leaves the app for the login screen, via a reload so that no view keeps stale state. */
@@ -63,7 +69,7 @@ function showConnection(client: AtlasClient, state: ConnectionState): void {
 
 function startApp(session: Session): void {
   sessionStore.save(session);
-  const client = new AtlasClient({ session });
+  const client = new AtlasClient({ session, sessionStore });
   const ctx = new AppContext(client, renderAll);
   const chat = createChatView(ctx);
   const rooms = createRoomsPanel(ctx, (roomId) => void selectRoom(roomId));
@@ -102,7 +108,6 @@ function startApp(session: Session): void {
     rooms.render();
   }
 
-  client.on('session', (s) => sessionStore.save(s));
   client.on('stopped', ({ reason }) => {
     if (reason !== 'closed') {
       signOut(reason === 'revoked' ? 'You were logged out.' : 'Your session ended; log in again.');

@@ -76,7 +76,14 @@ export function createChatApp(services: Services): Hono<ApiEnv> {
     const room = await rooms.view(roomId(c), viewerId);
     // docs/protocol.md: the detail carries `members`, the members' public profiles as this viewer
     // may see them (clients seed names and presence from it).
-    const members = await Promise.all(room.memberIds.map((id) => social.user(viewerId, id)));
+    const [profiles, markers] = await Promise.all([
+      Promise.all(room.memberIds.map((id) => social.user(viewerId, id))),
+      rooms.readMarkers(room.id, viewerId),
+    ]);
+    const members = profiles.map((profile) => ({
+      ...profile,
+      readSeq: Math.min(markers.get(profile.id) ?? 0, room.lastSeq),
+    }));
     return c.json({ room: { ...room, members } });
   });
 

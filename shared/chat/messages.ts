@@ -26,12 +26,21 @@ export function createMessaging(deps: {
   store: MessageStore;
   sequencer: Sequencer;
   events: Events;
+  report: (error: unknown) => void;
 }): Messaging {
   const { rooms, store, sequencer, events } = deps;
+  const reportReadError = deps.report;
   return {
     async send(userId, roomId, clientMsgId, body) {
       await rooms.assertCanWrite(roomId, userId);
-      return sequencer.submit({ roomId, senderId: userId, clientMsgId, body });
+      const result = await sequencer.submit({ roomId, senderId: userId, clientMsgId, body });
+      if (!result.duplicate) {
+        // Whoever writes a message has read the room up to it. Not awaited: the ack must not
+        // wait for it, and a failure only leaves the sender's own message counted as unread.
+        // TODO(write-amplification): one relational write per message; coalesce per batch.
+        rooms.markRead(roomId, userId, result.message.seq, false).catch(reportReadError);
+      }
+      return result;
     },
 
     async history(userId, roomId, query) {

@@ -36,8 +36,14 @@ export interface Rooms {
   rename(roomId: string, userId: string, name: string): Promise<RoomView>;
   addMembers(roomId: string, userId: string, userIds: readonly string[]): Promise<RoomView>;
   removeMember(roomId: string, actorId: string, userId: string): Promise<void>;
-  /** Moves the user's read marker forward (never back, never past the last message). */
-  markRead(roomId: string, userId: string, seq: number): Promise<number>;
+  /**
+   * Moves the user's read marker forward (never back, never past the last message) and tells
+   * the room, unless `announce` is false (a sender passing their own message: every connection
+   * already sees the message itself, so the event would double the room's traffic).
+   */
+  markRead(roomId: string, userId: string, seq: number, announce?: boolean): Promise<number>;
+  /** Every member's read marker (members only: `not_member` otherwise). */
+  readMarkers(roomId: string, viewerId: string): Promise<Map<string, number>>;
   /** Ids of users that share a DM with `userId`. */
   dmPartners(userId: string): Promise<string[]>;
 }
@@ -381,7 +387,7 @@ export function createRooms(deps: {
       );
     },
 
-    async markRead(roomId, userId, seq) {
+    async markRead(roomId, userId, seq, announce = true) {
       await assertMember(roomId, userId);
       const last = (await store.latest([roomId])).get(roomId)?.seq ?? 0;
       const target = Math.min(seq, last);
@@ -391,8 +397,19 @@ export function createRooms(deps: {
         [roomId, userId, target],
       );
       const readSeq = Number(rows[0]?.read_seq ?? 0);
-      await events.toRoom(roomId, { t: 'read', roomId, userId, seq: readSeq });
+      if (announce) {
+        await events.toRoom(roomId, { t: 'read', roomId, userId, seq: readSeq });
+      }
       return readSeq;
+    },
+
+    async readMarkers(roomId, viewerId) {
+      await assertMember(roomId, viewerId);
+      const rows = await sql.query<{ user_id: string; read_seq: string | number }>(
+        'SELECT user_id, read_seq FROM memberships WHERE room_id = $1',
+        [roomId],
+      );
+      return new Map(rows.map((row) => [row.user_id, Number(row.read_seq)]));
     },
 
     async dmPartners(userId) {

@@ -7,11 +7,13 @@ import {
 } from './connection.ts';
 import { Emitter } from './emitter.ts';
 import { AtlasApiError, isSessionEnded, isTransient, toErrorCode } from './errors.ts';
+import { tokenExpiryMs } from './expiry.ts';
 import { AtlasHttp, type FetchLike } from './http.ts';
 import { newClientMsgId } from './ids.ts';
 import { Outbox } from './outbox.ts';
+import { RoomStore, type PresenceInfo } from './room-store.ts';
 import { SyncSession } from './sync.ts';
-import { RoomTimeline, type TimelineEntry } from './timeline.ts';
+import type { RoomTimeline, TimelineEntry } from './timeline.ts';
 import type {
   ChatMessage,
   HelloFrame,
@@ -28,9 +30,11 @@ export interface Session {
   refreshToken: string;
 }
 
-export interface PresenceInfo {
-  online: boolean;
-  lastSeenAt: string | null;
+export interface SharedSessionStore {
+  load(): Session | undefined;
+  save(session: Session): void;
+  /** Runs `work` exclusively among the holders (e.g. navigator.locks in browsers). */
+  lock?<T>(work: () => Promise<T>): Promise<T>;
 }
 
 type Empty = Record<string, never>;
@@ -74,14 +78,25 @@ export interface AtlasClientOptions {
   historyPageSize?: number;
   newClientMsgId?: () => string;
   onListenerError?: (error: unknown) => void;
+  /**
+   * Where the login is shared with other holders (browser tabs share localStorage). Refreshes
+   * run under `lock` and first look for a session another holder already rotated to, because
+   * the server revokes a login whose refresh token is presented twice.
+   */
+  sessionStore?: SharedSessionStore;
 }
 
 const TYPING_THROTTLE_MS = 2_500;
+const MIN_ADOPTED_TOKEN_LIFE_MS = 30_000;
 const MAX_BODY_CODE_POINTS = 4_000;
 
 /**
  * The ATLAS client: REST, one realtime connection, and per room a timeline kept ordered and
  * complete across reconnects. Views read its state and re-render on its events.
+ *
+ * This is the one place where connection, catch-up, outbox and room state meet, so it is longer
+ * than the rest: the pieces it drives (RoomStore, RoomTimeline, Outbox, SyncSession,
+ * RealtimeConnection) hold the logic and are tested on their own.
  */
 export class AtlasClient {
   readonly http: AtlasHttp;
@@ -89,13 +104,8 @@ export class AtlasClient {
   #session: Session;
   #events: Emitter<AtlasEvents>;
   #connection: RealtimeConnection;
-  #rooms = new Map<string, Room>();
-  #timelines = new Map<string, RoomTimeline>();
-  #reads = new Map<string, Map<string, number>>();
-  #presence = new Map<string, PresenceInfo>();
+  #store: RoomStore;
   #outbox = new Outbox();
-  /** Outbox items written on the current connection, not to be written again on it. */
-  #inFlight = new Set<string>();
   #sync: SyncSession | undefined;
   #syncRetried = false;
   #synced = false;
@@ -112,6 +122,7 @@ export class AtlasClient {
     }
     this.#options = options;
     this.#session = options.session;
+    this.#store = new RoomStore(options.session.user.id);
     this.#events = new Emitter<AtlasEvents>(options.onListenerError);
     this.http = new AtlasHttp({
       baseUrl: options.baseUrl ?? '',
@@ -125,6 +136,7 @@ export class AtlasClient {
       ...(options.backoff ? { backoff: options.backoff } : {}),
       getAccessToken: () => this.#session.accessToken,
       refreshAccessToken: async () => (await this.refreshSession()).accessToken,
+      syncOnConnect: true,
       onHello: (hello) => void this.#onHello(hello),
       onFrame: (frame) => this.#onFrame(frame),
       onStateChange: (state) => this.#onStateChange(state),
@@ -180,10 +192,15 @@ export class AtlasClient {
 
   /** Trades the refresh token for new tokens; concurrent callers share one request. */
   refreshSession(): Promise<Session> {
-    this.#refreshing ??= (async () => {
+    const shared = this.#options.sessionStore;
+    const work = async (): Promise<Session> => {
       try {
-        const result = await this.http.refresh(this.#session.refreshToken);
+        const adopted = this.#adoptStoredSession();
+        const result = adopted ?? (await this.http.refresh(this.#session.refreshToken));
         this.#session = { ...result };
+        if (!adopted) {
+          shared?.save(this.#session);
+        }
         this.#events.emit('session', this.#session);
         return this.#session;
       } catch (error) {
@@ -191,32 +208,50 @@ export class AtlasClient {
           this.#connection.stop('session_ended');
         }
         throw error;
-      } finally {
-        this.#refreshing = undefined;
       }
-    })();
+    };
+    this.#refreshing ??= (shared?.lock ? shared.lock(work) : work()).finally(() => {
+      this.#refreshing = undefined;
+    });
     return this.#refreshing;
+  }
+
+  /**
+   * A session another holder of this login (another tab) stored after rotating the refresh
+   * token we hold: presenting ours again would look like theft and revoke the login.
+   */
+  #adoptStoredSession(): Session | undefined {
+    const stored = this.#options.sessionStore?.load();
+    if (
+      !stored ||
+      stored.user.id !== this.#session.user.id ||
+      stored.refreshToken === this.#session.refreshToken
+    ) {
+      return undefined;
+    }
+    const expiresAt = tokenExpiryMs(stored.accessToken);
+    if (expiresAt !== undefined && expiresAt - Date.now() < MIN_ADOPTED_TOKEN_LIFE_MS) {
+      // Its access token is about to lapse too: continue from its refresh token instead.
+      this.#session = stored;
+      return undefined;
+    }
+    return stored;
   }
 
   // --- rooms ---
 
   /** Rooms, most recently active first. */
   rooms(): Room[] {
-    const activity = (r: Room) => r.lastMessage?.createdAt ?? r.createdAt;
-    return [...this.#rooms.values()].sort((a, b) => activity(b).localeCompare(activity(a)));
+    return this.#store.list();
   }
 
   room(roomId: string): Room | undefined {
-    return this.#rooms.get(roomId);
+    return this.#store.get(roomId);
   }
 
+  /** The room's timeline (created empty, at the room's lastSeq, if the room was never opened). */
   timeline(roomId: string): RoomTimeline {
-    let timeline = this.#timelines.get(roomId);
-    if (!timeline) {
-      timeline = new RoomTimeline(roomId, this.#rooms.get(roomId)?.lastSeq ?? 0);
-      this.#timelines.set(roomId, timeline);
-    }
-    return timeline;
+    return this.#store.timeline(roomId);
   }
 
   /** Refetches the room list; rooms no longer listed are dropped. */
@@ -225,9 +260,9 @@ export class AtlasClient {
     const listed = new Set<string>();
     for (const room of list) {
       listed.add(room.id);
-      this.#upsertRoom(room, true);
+      this.#store.upsert(room, true);
     }
-    for (const roomId of [...this.#rooms.keys()]) {
+    for (const roomId of this.#store.ids()) {
       if (!listed.has(roomId)) {
         this.#removeRoom(roomId);
       }
@@ -243,7 +278,7 @@ export class AtlasClient {
       const limit = this.#options.historyPageSize;
       const page = await this.http.messages(roomId, limit ? { limit } : {});
       timeline.applyNewestPage(page);
-      this.#noteMessages(roomId, page.messages);
+      this.#store.noteMessages(roomId, page.messages);
       this.#events.emit('timeline', { roomId });
     }
     return timeline;
@@ -271,11 +306,11 @@ export class AtlasClient {
   async roomDetail(roomId: string): Promise<RoomDetail> {
     const detail = await this.http.room(roomId);
     const { members = [], ...room } = detail;
-    this.#upsertRoom(room, false);
-    this.trackUsers(members);
+    this.#store.upsert(room, false);
+    this.#store.trackUsers(members);
     for (const member of members) {
       if (typeof member.readSeq === 'number') {
-        this.#noteRead(roomId, member.id, member.readSeq);
+        this.#store.noteRead(roomId, member.id, member.readSeq);
       }
     }
     this.#emitRooms();
@@ -283,17 +318,15 @@ export class AtlasClient {
   }
 
   async openDm(userId: string): Promise<Room> {
-    const room = await this.http.openDm(userId);
-    this.#upsertRoom(room, false);
+    const room = this.#store.upsert(await this.http.openDm(userId), false);
     this.#emitRooms();
-    return this.#rooms.get(room.id) ?? room;
+    return room;
   }
 
   async createGroup(name: string, memberIds: string[]): Promise<Room> {
-    const room = await this.http.createGroup(name, memberIds);
-    this.#upsertRoom(room, false);
+    const room = this.#store.upsert(await this.http.createGroup(name, memberIds), false);
     this.#emitRooms();
-    return this.#rooms.get(room.id) ?? room;
+    return room;
   }
 
   // --- messages ---
@@ -352,12 +385,12 @@ export class AtlasClient {
 
   /** Moves the read marker to `seq` (default: the newest held message); never backwards. */
   markRead(roomId: string, seq?: number): void {
-    const room = this.#rooms.get(roomId);
+    const room = this.#store.get(roomId);
     const target = seq ?? this.timeline(roomId).lastSeq;
     if (!room || target <= room.readSeq) {
       return;
     }
-    this.#noteRead(roomId, this.user.id, target);
+    this.#store.noteRead(roomId, this.user.id, target);
     this.#emitRooms();
     if (!this.#connection.send({ type: 'read', roomId, seq: target })) {
       this.http.markRead(roomId, target).catch((error: unknown) => this.#report(error));
@@ -366,20 +399,16 @@ export class AtlasClient {
 
   /** Read markers known for the room's members (from `read` events and room details). */
   readersOf(roomId: string): ReadonlyMap<string, number> {
-    return this.#reads.get(roomId) ?? new Map<string, number>();
+    return this.#store.readersOf(roomId);
   }
 
   presenceOf(userId: string): PresenceInfo | undefined {
-    return this.#presence.get(userId);
+    return this.#store.presenceOf(userId);
   }
 
   /** Records presence from fetched profiles (friends, contacts, members). */
   trackUsers(users: readonly PublicUser[]): void {
-    for (const user of users) {
-      if (typeof user.online === 'boolean') {
-        this.#presence.set(user.id, { online: user.online, lastSeenAt: user.lastSeenAt ?? null });
-      }
-    }
+    this.#store.trackUsers(users);
   }
 
   // --- realtime ---
@@ -388,7 +417,7 @@ export class AtlasClient {
     const connection = ++this.#hellos;
     this.#synced = false;
     this.#syncRetried = false;
-    this.#inFlight.clear();
+    this.#outbox.rewind();
     // Rooms joined or left while disconnected are only known from a fresh list.
     const pendingLoad = connection === 1 ? this.#roomsLoad : undefined;
     await (pendingLoad ?? this.loadRooms().catch((error: unknown) => this.#report(error)));
@@ -399,14 +428,14 @@ export class AtlasClient {
 
   #beginSync(connection: number): void {
     const cursors: Record<string, number> = {};
-    for (const roomId of this.#rooms.keys()) {
+    for (const roomId of this.#store.ids()) {
       cursors[roomId] = this.timeline(roomId).cursor;
     }
     this.#sync = new SyncSession(String(connection), this.#options.syncLimit);
     this.#continueSync(this.#sync.begin(cursors));
   }
 
-  #continueSync(frame: ReturnType<SyncSession['begin']>): void {
+  #continueSync(frame: ReturnType<SyncSession['accept']>): void {
     if (frame) {
       this.#connection.send(frame);
       return;
@@ -433,21 +462,21 @@ export class AtlasClient {
         return;
       case 'ack':
         this.#outbox.settle(frame.clientMsgId);
-        this.#inFlight.delete(frame.clientMsgId);
         this.#onMessages(frame.message.roomId, [frame.message]);
         return;
       case 'synced':
-        if (this.#sync?.owns(frame.ref)) {
+        if (this.#sync?.owns(frame.ref ?? undefined)) {
+          this.#dropDenied(frame.denied ?? []);
           this.#continueSync(this.#sync.accept(frame.rooms));
         }
         return;
       case 'typing':
-        if (frame.userId !== this.user.id && this.#rooms.has(frame.roomId)) {
+        if (frame.userId !== this.user.id && this.#store.has(frame.roomId)) {
           this.#events.emit('typing', { roomId: frame.roomId, userId: frame.userId });
         }
         return;
       case 'read':
-        this.#noteRead(frame.roomId, frame.userId, frame.seq);
+        this.#store.noteRead(frame.roomId, frame.userId, frame.seq);
         this.#events.emit('read', { roomId: frame.roomId, userId: frame.userId, seq: frame.seq });
         if (frame.userId === this.user.id) {
           this.#emitRooms();
@@ -455,13 +484,12 @@ export class AtlasClient {
         return;
       case 'presence': {
         const info = { online: frame.status === 'online', lastSeenAt: frame.lastSeenAt ?? null };
-        this.#presence.set(frame.userId, info);
+        this.#store.setPresence(frame.userId, info);
         this.#events.emit('presence', { userId: frame.userId, ...info });
         return;
       }
       case 'room':
-        this.#upsertRoom(frame.room, false);
-        this.#events.emit('room', this.#rooms.get(frame.room.id) ?? frame.room);
+        this.#events.emit('room', this.#store.upsert(frame.room, false));
         this.#emitRooms();
         return;
       case 'room_removed':
@@ -481,10 +509,12 @@ export class AtlasClient {
   }
 
   #onMessages(roomId: string, messages: ChatMessage[]): void {
-    if (!this.#rooms.has(roomId)) {
+    if (!this.#store.has(roomId)) {
+      // A room we have not heard of (its `room` event was lost): start its timeline at this
+      // message and fetch the room itself.
       const first = messages[0];
-      if (first && !this.#timelines.has(roomId)) {
-        this.#timelines.set(roomId, new RoomTimeline(roomId, first.seq - 1));
+      if (first && !this.#store.hasTimeline(roomId)) {
+        this.#store.timeline(roomId, first.seq - 1);
       }
       void this.#adoptRoom(roomId);
     }
@@ -492,17 +522,29 @@ export class AtlasClient {
       // The echo proves the message is stored, even when its ack was lost with the socket.
       if (this.#outbox.get(message.clientMsgId)?.roomId === roomId) {
         this.#outbox.settle(message.clientMsgId);
-        this.#inFlight.delete(message.clientMsgId);
       }
     }
     const timeline = this.timeline(roomId);
     const fresh = messages.filter((m) => m.roomId === roomId && !timeline.message(m.seq));
     if (timeline.insert(fresh) > 0) {
-      this.#noteMessages(roomId, fresh);
+      this.#store.noteMessages(roomId, fresh);
       this.#events.emit('timeline', { roomId });
       for (const message of fresh) {
         this.#events.emit('message', message);
       }
+      this.#emitRooms();
+    }
+  }
+
+  /** Rooms the server says the user no longer belongs to (removed while disconnected). */
+  #dropDenied(roomIds: readonly string[]): void {
+    for (const roomId of roomIds) {
+      if (this.#store.has(roomId)) {
+        this.#removeRoom(roomId);
+        this.#events.emit('room_removed', { roomId });
+      }
+    }
+    if (roomIds.length > 0) {
       this.#emitRooms();
     }
   }
@@ -538,7 +580,7 @@ export class AtlasClient {
     if (!item) {
       return;
     }
-    this.#inFlight.delete(clientMsgId);
+    this.#outbox.rewind(clientMsgId);
     if (isTransient(error)) {
       this.#scheduleFlush(Math.min(30_000, 1_000 * 2 ** Math.min(item.attempts, 5)));
       return;
@@ -555,7 +597,7 @@ export class AtlasClient {
       return;
     }
     for (const item of this.#outbox.items()) {
-      if (this.#inFlight.has(item.clientMsgId)) {
+      if (item.written) {
         continue;
       }
       if (!this.timeline(item.roomId).pendingEntry(item.clientMsgId)) {
@@ -573,8 +615,7 @@ export class AtlasClient {
       if (!this.#connection.send(frame)) {
         return;
       }
-      item.attempts++;
-      this.#inFlight.add(clientMsgId);
+      this.#outbox.markWritten(clientMsgId);
     }
   }
 
@@ -585,30 +626,8 @@ export class AtlasClient {
 
   // --- bookkeeping ---
 
-  #upsertRoom(room: Room, fromList: boolean): void {
-    const existing = this.#rooms.get(room.id);
-    const timeline = this.#timelines.get(room.id);
-    if (timeline && fromList && !timeline.historyLoaded && room.lastSeq > timeline.cursor) {
-      timeline.resetTo(room.lastSeq);
-    }
-    const lastSeq = Math.max(room.lastSeq, existing?.lastSeq ?? 0, timeline?.lastSeq ?? 0);
-    const readSeq = Math.max(room.readSeq, existing?.readSeq ?? 0);
-    const lastMessage = newer(room.lastMessage, existing?.lastMessage ?? null);
-    this.#rooms.set(room.id, { ...room, lastSeq, readSeq, lastMessage, unread: lastSeq - readSeq });
-    if (!timeline) {
-      this.#timelines.set(room.id, new RoomTimeline(room.id, room.lastSeq));
-    }
-  }
-
   #removeRoom(roomId: string): void {
-    this.#rooms.delete(roomId);
-    this.#timelines.delete(roomId);
-    this.#reads.delete(roomId);
-    for (const item of this.#outbox.items()) {
-      if (item.roomId === roomId) {
-        this.#inFlight.delete(item.clientMsgId);
-      }
-    }
+    this.#store.remove(roomId);
     this.#outbox.dropRoom(roomId);
   }
 
@@ -623,32 +642,6 @@ export class AtlasClient {
       this.#report(error);
     } finally {
       this.#adopting.delete(roomId);
-    }
-  }
-
-  #noteMessages(roomId: string, messages: readonly ChatMessage[]): void {
-    const room = this.#rooms.get(roomId);
-    if (!room) {
-      return;
-    }
-    let { lastSeq, lastMessage } = room;
-    for (const message of messages) {
-      lastSeq = Math.max(lastSeq, message.seq);
-      lastMessage = newer(message, lastMessage);
-    }
-    this.#rooms.set(roomId, { ...room, lastSeq, lastMessage, unread: lastSeq - room.readSeq });
-  }
-
-  #noteRead(roomId: string, userId: string, seq: number): void {
-    let reads = this.#reads.get(roomId);
-    if (!reads) {
-      reads = new Map();
-      this.#reads.set(roomId, reads);
-    }
-    reads.set(userId, Math.max(seq, reads.get(userId) ?? 0));
-    const room = this.#rooms.get(roomId);
-    if (userId === this.user.id && room && seq > room.readSeq) {
-      this.#rooms.set(roomId, { ...room, readSeq: seq, unread: Math.max(0, room.lastSeq - seq) });
     }
   }
 
@@ -667,13 +660,6 @@ export class AtlasClient {
           );
     this.#events.emit('error', wrapped);
   }
-}
-
-function newer(a: ChatMessage | null, b: ChatMessage | null): ChatMessage | null {
-  if (!a || !b) {
-    return a ?? b;
-  }
-  return a.seq >= b.seq ? a : b;
 }
 
 function defaultWsUrl(baseUrl: string | undefined): string {

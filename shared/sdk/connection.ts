@@ -55,6 +55,11 @@ export interface RealtimeOptions {
    */
   refreshAccessToken?: () => Promise<string>;
   backoff?: BackoffOptions;
+  /**
+   * Promise the server a `sync` right after the hello (`sync=1`): it then holds live events
+   * until that sync, so nothing sent in between overtakes the replay.
+   */
+  syncOnConnect?: boolean;
   onHello?: (hello: HelloFrame) => void;
   onFrame?: (frame: ServerFrame) => void;
   onStateChange?: (state: ConnectionState) => void;
@@ -154,7 +159,8 @@ export class RealtimeConnection {
       return; // stopped or superseded while refreshing
     }
     const separator = this.#options.url.includes('?') ? '&' : '?';
-    const url = `${this.#options.url}${separator}access_token=${encodeURIComponent(token ?? '')}`;
+    const sync = this.#options.syncOnConnect ? '&sync=1' : '';
+    const url = `${this.#options.url}${separator}access_token=${encodeURIComponent(token ?? '')}${sync}`;
     let socket: WebSocketLike;
     try {
       socket = new this.#WebSocket(url);

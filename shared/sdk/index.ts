@@ -3,7 +3,9 @@
  * backoff) are exported for reuse and tests; most callers need only AtlasClient and AtlasHttp.
  */
 export { AtlasClient } from './client.ts';
-export type { AtlasClientOptions, AtlasEvents, PresenceInfo, Session } from './client.ts';
+export type { AtlasClientOptions, AtlasEvents, Session, SharedSessionStore } from './client.ts';
+export { RoomStore } from './room-store.ts';
+export type { PresenceInfo } from './room-store.ts';
 export { AtlasHttp } from './http.ts';
 export type { AtlasHttpOptions, FetchLike } from './http.ts';
 export { AtlasApiError, isAtlasApiError, isSessionEnded, isTransient } from './errors.ts';

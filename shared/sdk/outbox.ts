@@ -5,6 +5,8 @@ export interface OutboxItem {
   body: string;
   /** How many times the frame was written to a socket. */
   attempts: number;
+  /** Written on the current connection and awaiting its ack: not to be written again on it. */
+  written: boolean;
 }
 
 /**
@@ -20,7 +22,7 @@ export class Outbox {
     if (existing) {
       return existing;
     }
-    const entry: OutboxItem = { ...item, attempts: 0 };
+    const entry: OutboxItem = { ...item, attempts: 0, written: false };
     this.#items.set(item.clientMsgId, entry);
     return entry;
   }
@@ -31,6 +33,27 @@ export class Outbox {
 
   has(clientMsgId: string): boolean {
     return this.#items.has(clientMsgId);
+  }
+
+  /** Records that the item was written to the socket. */
+  markWritten(clientMsgId: string): void {
+    const item = this.#items.get(clientMsgId);
+    if (item) {
+      item.written = true;
+      item.attempts++;
+    }
+  }
+
+  /**
+   * Makes one item (a transient refusal) or every item (a new connection, on which nothing was
+   * written yet) due for writing again.
+   */
+  rewind(clientMsgId?: string): void {
+    for (const item of this.#items.values()) {
+      if (clientMsgId === undefined || item.clientMsgId === clientMsgId) {
+        item.written = false;
+      }
+    }
   }
 
   /** Returns true when the item was still waiting. */

@@ -24,16 +24,19 @@ export class SyncSession {
     return this.#ref !== undefined;
   }
 
-  /** The first frame; undefined when there are no rooms (nothing to catch up on). */
-  begin(cursors: Record<string, number>): SyncFrame | undefined {
+  /**
+   * The first frame. Sent even without rooms: a socket opened with `sync=1` holds live events
+   * until its first `sync`.
+   */
+  begin(cursors: Record<string, number>): SyncFrame {
     this.#cursors = { ...cursors };
-    return this.#next();
+    return this.#frame();
   }
 
   /**
    * Consumes a `synced` reply. Returns the next frame, or undefined when every room is complete
-   * (or the reply belongs to another session, see `owns`). A room the reply leaves out is taken
-   * as complete; a room whose cursor did not advance is not asked again, so a server that keeps
+   * (check `owns` first: a reply to another session must not be fed here). A room the reply
+   * leaves out (e.g. `denied`) is taken as complete; a room whose cursor did not advance is not asked again, so a server that keeps
    * saying "incomplete" without sending anything cannot loop the client forever.
    */
   accept(rooms: Record<string, SyncedRoom>): SyncFrame | undefined {
@@ -63,6 +66,10 @@ export class SyncSession {
       this.#ref = undefined;
       return undefined;
     }
+    return this.#frame();
+  }
+
+  #frame(): SyncFrame {
     this.#round++;
     this.#ref = `sync:${this.#id}:${this.#round}`;
     const frame: SyncFrame = { type: 'sync', cursors: { ...this.#cursors }, ref: this.#ref };

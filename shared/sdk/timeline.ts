@@ -84,19 +84,6 @@ export class RoomTimeline {
   }
 
   /**
-   * Forgets every stored message and restarts at `seq` (pending sends stay). For rooms never
-   * opened: what they picked up live is cheaper to drop than to stitch to the newest page.
-   */
-  resetTo(seq: number): void {
-    this.#confirmed = [];
-    this.#bySeq.clear();
-    this.#cursor = Math.max(0, seq);
-    this.hasOlder = true;
-    this.historyLoaded = false;
-    this.version++;
-  }
-
-  /**
    * Merges stored messages from any source (live, ack, sync, history) and returns how many were
    * new. A message already held (same seq) is dropped; one whose clientMsgId matches a pending
    * entry replaces it, whichever of ack and echo came first.

@@ -114,18 +114,24 @@ export type ServerFrame =
       seq: number;
       duplicate: boolean;
       message: ChatMessage;
-      ref?: string;
+      ref?: string | null;
     }
-  | { type: 'synced'; rooms: Record<string, SyncedRoom>; ref?: string }
+  | {
+      type: 'synced';
+      rooms: Record<string, SyncedRoom>;
+      /** Rooms in the cursors the user is not a member of (any more). */
+      denied?: string[];
+      ref?: string | null;
+    }
   | { type: 'typing'; roomId: string; userId: string }
   | { type: 'read'; roomId: string; userId: string; seq: number }
   | { type: 'presence'; userId: string; status: 'online' | 'offline'; lastSeenAt: string | null }
   | { type: 'room'; room: Room }
   | { type: 'room_removed'; roomId: string }
   | { type: 'contacts_changed' }
-  | { type: 'authed'; expiresAt: ExpiryStamp; ref?: string }
-  | { type: 'pong'; ref?: string }
-  | { type: 'error'; code: string; message: string; ref?: string };
+  | { type: 'authed'; expiresAt: ExpiryStamp; ref?: string | null }
+  | { type: 'pong'; ref?: string | null }
+  | { type: 'error'; code: string; message: string; ref?: string | null };
 
 export type ServerFrameType = ServerFrame['type'];
 

@@ -9,7 +9,7 @@ const STICKY_PX = 48;
 /** Within this many pixels of the top, older history is loaded. */
 const LOAD_OLDER_PX = 80;
 
-type ScrollMode = 'keep' | 'bottom' | 'prepend';
+type ScrollMode = 'keep' | 'bottom';
 
 /** The open room: header, history with scroll-back, typing line, read receipts, composer. */
 export function createChatView(ctx: AppContext) {
@@ -22,6 +22,8 @@ export function createChatView(ctx: AppContext) {
   /** userId -> time until which "is typing" shows, for the open room only. */
   const typers = new Map<string, number>();
   let loadingOlder = false;
+  /** What the list shows now, to tell older messages added on top from new ones below. */
+  let rendered: { roomId: string; oldestSeq: number | undefined } | undefined;
 
   function activeRoom(): Room | undefined {
     return ctx.activeRoomId ? ctx.client.room(ctx.activeRoomId) : undefined;
@@ -177,9 +179,18 @@ export function createChatView(ctx: AppContext) {
     });
     replaceChildren(list, children);
 
-    if (mode === 'bottom' || (mode === 'keep' && nearBottom)) {
+    // Older messages went in on top: keep the distance from the bottom, so what the reader was
+    // looking at stays put. New ones below: stay at the bottom if there, else keep the position.
+    const oldestSeq = timeline.oldestSeq;
+    const prepended =
+      rendered?.roomId === roomId &&
+      oldestSeq !== undefined &&
+      rendered.oldestSeq !== undefined &&
+      oldestSeq < rendered.oldestSeq;
+    rendered = { roomId, oldestSeq };
+    if (mode === 'bottom' || (!prepended && nearBottom)) {
       list.scrollTop = list.scrollHeight;
-    } else if (mode === 'prepend') {
+    } else if (prepended) {
       list.scrollTop = list.scrollHeight - fromBottom;
     } else {
       list.scrollTop = scrollTop;
@@ -216,7 +227,7 @@ export function createChatView(ctx: AppContext) {
       loadingOlder = false;
     }
     if (ctx.activeRoomId === roomId) {
-      renderMessages('prepend');
+      renderMessages();
     }
   }
 
