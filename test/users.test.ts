@@ -362,7 +362,12 @@ describe('GET /api/users/:id', () => {
       lastSeenAt: null,
     });
 
+    // Presence is for contacts only: a stranger sees neither online nor last seen.
     await services.platform.presence.connect(target.userId, 'conn-1', 'node-1');
+    const stranger = (await call('GET', `/api/users/${target.userId}`, { as: viewer })).body
+      .user as PublicUser;
+    assert.equal(stranger.online, false);
+    await services.rooms.openDm(viewer.userId, target.userId);
     const online = (await call('GET', `/api/users/${target.userId}`, { as: viewer })).body
       .user as PublicUser;
     assert.equal(online.online, true);

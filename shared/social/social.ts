@@ -66,20 +66,6 @@ export function createSocial(deps: {
     return ids.length === 0 ? new Set() : presence.online(ids);
   }
 
-  /** Ids among `ids` that block `viewerId` or are blocked by them. */
-  async function blockedEitherWay(viewerId: string, ids: readonly string[]): Promise<Set<string>> {
-    if (ids.length === 0) {
-      return new Set();
-    }
-    const rows = await sql.query<{ id: string }>(
-      `SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1 AND blocked_id = ANY($2::uuid[])
-       UNION
-       SELECT blocker_id AS id FROM blocks WHERE blocked_id = $1 AND blocker_id = ANY($2::uuid[])`,
-      [viewerId, [...ids]],
-    );
-    return new Set(rows.map((row) => row.id));
-  }
-
   async function publicUsers(
     list: readonly ProfileRecord[],
     hidden: ReadonlySet<string> = new Set(),
@@ -105,6 +91,19 @@ export function createSocial(deps: {
     excluded.add(userId);
     const ids = new Set([...friendRows.map((row) => row.id), ...partners]);
     return [...ids].filter((id) => !excluded.has(id));
+  }
+
+  /**
+   * Ids among `ids` whose presence `viewerId` may not see: everyone outside the viewer's
+   * contacts. Contacts are symmetric (friendship, a shared DM, blocks either way), so this is
+   * also "the viewer is not in their presence audience".
+   */
+  async function outsideAudience(viewerId: string, ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) {
+      return new Set();
+    }
+    const contacts = new Set(await contactIds(viewerId));
+    return new Set(ids.filter((id) => id !== viewerId && !contacts.has(id)));
   }
 
   async function me(userId: string): Promise<OwnUser> {
@@ -157,7 +156,7 @@ export function createSocial(deps: {
       const record = await profile(userId);
       const [online, hidden] = await Promise.all([
         onlineAmong([userId]),
-        viewerId === userId ? new Set<string>() : blockedEitherWay(viewerId, [userId]),
+        outsideAudience(viewerId, [userId]),
       ]);
       return toPublicUser(record, online.has(userId), hidden.has(userId));
     },
@@ -174,7 +173,7 @@ export function createSocial(deps: {
           LIMIT $3`,
         [viewerId, likePrefix(usernameKey(prefix)), count],
       );
-      const hidden = await blockedEitherWay(
+      const hidden = await outsideAudience(
         viewerId,
         found.map((record) => record.id),
       );
@@ -203,9 +202,13 @@ export function createSocial(deps: {
           [userId],
         ),
       ]);
+      const hidden = await outsideAudience(
+        userId,
+        [...incoming, ...outgoing].map((record) => record.id),
+      );
       const [incomingUsers, outgoingUsers] = await Promise.all([
-        publicUsers(incoming),
-        publicUsers(outgoing),
+        publicUsers(incoming, hidden),
+        publicUsers(outgoing, hidden),
       ]);
       return { incoming: incomingUsers, outgoing: outgoingUsers };
     },
