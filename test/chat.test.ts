@@ -8,7 +8,7 @@ import { isId } from '../shared/ids.ts';
 import type { ChatMessage } from '../shared/ports/index.ts';
 import type { RoomView } from '../shared/rooms/rooms.ts';
 import type { Services } from '../shared/services.ts';
-import { createTestServices, registerUser, type TestUser } from './support/services.ts';
+import { bearer, createTestServices, registerUser, type TestUser } from './support/services.ts';
 
 let services: Services;
 let closeServices: () => Promise<void>;
@@ -1067,5 +1067,41 @@ describe('read markers and unread', () => {
     await sendOk(alice, second.id);
     ids = (await listRooms(alice)).map((room) => room.id);
     assert.deepEqual(ids, [second.id, first.id]);
+  });
+});
+
+describe('blocks and groups', () => {
+  it('refuses to put a user who blocked you (or whom you blocked) into a group with you', async () => {
+    const app = createChatApp(services);
+    const victim = await registerUser(services);
+    const mallory = await registerUser(services);
+    const friend = await registerUser(services);
+    await services.social.block(victim.userId, mallory.userId);
+    const create = await app.request('/api/rooms', {
+      method: 'POST',
+      headers: bearer(mallory),
+      body: JSON.stringify({ name: 'no escape', memberIds: [victim.userId] }),
+    });
+    assert.equal(create.status, 403);
+    assert.equal(((await create.json()) as { error: { code: string } }).error.code, 'blocked');
+    const own = await app.request('/api/rooms', {
+      method: 'POST',
+      headers: bearer(mallory),
+      body: JSON.stringify({ name: 'innocent', memberIds: [friend.userId] }),
+    });
+    const { room } = (await own.json()) as { room: { id: string } };
+    const add = await app.request(`/api/rooms/${room.id}/members`, {
+      method: 'POST',
+      headers: bearer(mallory),
+      body: JSON.stringify({ userIds: [victim.userId] }),
+    });
+    assert.equal(add.status, 403);
+    assert.equal(((await add.json()) as { error: { code: string } }).error.code, 'blocked');
+    const reverse = await app.request('/api/rooms', {
+      method: 'POST',
+      headers: bearer(victim),
+      body: JSON.stringify({ name: 'also not', memberIds: [mallory.userId] }),
+    });
+    assert.equal(reverse.status, 403);
   });
 });

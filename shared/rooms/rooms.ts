@@ -128,6 +128,27 @@ export function createRooms(deps: {
     return rows.length > 0;
   }
 
+  /**
+   * A user cannot put someone into a group with them if either blocked the other: a block must
+   * not be escaped by starting a group instead of a DM.
+   */
+  async function assertNoBlocks(actorId: string, ids: readonly string[]): Promise<void> {
+    const others = ids.filter((id) => id !== actorId);
+    if (others.length === 0) {
+      return;
+    }
+    const rows = await sql.query(
+      `SELECT 1 FROM blocks
+        WHERE (blocker_id = $1 AND blocked_id = ANY($2::uuid[]))
+           OR (blocked_id = $1 AND blocker_id = ANY($2::uuid[]))
+        LIMIT 1`,
+      [actorId, others],
+    );
+    if (rows.length > 0) {
+      throw new AppError('blocked', 'a block stands between you and one of these users');
+    }
+  }
+
   async function existingUsers(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) {
       return new Set();
@@ -204,6 +225,7 @@ export function createRooms(deps: {
       if (missing.length > 0) {
         throw new AppError('not_found', 'some members do not exist');
       }
+      await assertNoBlocks(ownerId, ids);
       const roomId = newId();
       await sql.transaction(async (tx) => {
         await tx.query(
@@ -286,6 +308,7 @@ export function createRooms(deps: {
       if (found.size !== added.length) {
         throw new AppError('not_found', 'some members do not exist');
       }
+      await assertNoBlocks(userId, added);
       if (added.length > 0) {
         await sql.query(
           `INSERT INTO memberships (room_id, user_id) SELECT $1, unnest($2::uuid[])
