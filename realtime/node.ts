@@ -78,6 +78,11 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
         upgrading++;
         try {
           const claims = await authenticateUpgrade(request, services.authenticate);
+          if (hub.connectionsOf(claims.userId).size >= config.maxConnectionsPerUser) {
+            return refusal(
+              new AppError('too_many_connections', 'close another tab or device first', 5),
+            );
+          }
           const holdForSync = new URL(request.url).searchParams.get('sync') === '1';
           return { context: { ...claims, holdForSync } satisfies PeerContext };
         } catch (error) {
@@ -168,7 +173,9 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
       },
 
       error(peer, error) {
-        logger.warn({ err: error, peer_id: peer.id }, 'socket error');
+        // Usually the client's fault (oversize frame, invalid UTF-8): worth a trace, not an alarm
+        // that any client could raise at will.
+        logger.debug({ peer_id: peer.id, reason: error.message }, 'socket error');
       },
     },
   });

@@ -17,6 +17,8 @@ export interface AtlasConfig {
   signingKeyJwk: string | undefined;
   /** Most WebSocket connections this node accepts; the rest get 503 over_capacity. */
   maxConnections: number;
+  /** Most WebSocket connections one user may hold on a node (tabs, devices). */
+  maxConnectionsPerUser: number;
   /** Outgoing bytes buffered for one socket before it is closed as a slow consumer. */
   maxSocketBufferBytes: number;
   heartbeatMs: number;
@@ -56,6 +58,7 @@ const EnvSchema = v.object({
   ATLAS_REFRESH_TOKEN_TTL_SECONDS: intFrom(30 * 86_400, 60, 365 * 86_400),
   ATLAS_SIGNING_KEY: v.optional(v.string()),
   ATLAS_MAX_CONNECTIONS: intFrom(15_000, 1, 19_000),
+  ATLAS_MAX_CONNECTIONS_PER_USER: intFrom(20, 1, 1000),
   ATLAS_MAX_SOCKET_BUFFER_BYTES: intFrom(1 << 20, 1024, 64 << 20),
   ATLAS_HEARTBEAT_MS: intFrom(25_000, 100, 600_000),
   ATLAS_PRESENCE_TTL_MS: intFrom(60_000, 1_000, 3_600_000),
@@ -100,6 +103,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     refreshTokenTtlSeconds: e.ATLAS_REFRESH_TOKEN_TTL_SECONDS,
     signingKeyJwk: e.ATLAS_SIGNING_KEY,
     maxConnections: e.ATLAS_MAX_CONNECTIONS,
+    maxConnectionsPerUser: e.ATLAS_MAX_CONNECTIONS_PER_USER,
     maxSocketBufferBytes: e.ATLAS_MAX_SOCKET_BUFFER_BYTES,
     heartbeatMs: e.ATLAS_HEARTBEAT_MS,
     presenceTtlMs: e.ATLAS_PRESENCE_TTL_MS,

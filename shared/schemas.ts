@@ -10,11 +10,21 @@ export const wellFormed = v.check<string, string>(
   'must be well-formed Unicode (no lone surrogates)',
 );
 
-/** PostgreSQL text cannot hold U+0000, and no name has a use for C0 controls or DEL. */
+/**
+ * PostgreSQL text cannot hold U+0000, no name has a use for C0 controls or DEL, and bidi
+ * embedding/override/isolate controls let a name display as something else ("exe.png").
+ */
 export const noControlCharacters = v.check<string, string>(
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  (text) => !/[\u0000-\u001f\u007f]/.test(text),
-  'must not contain control characters',
+  (text) => !/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(text),
+  'must not contain control or bidi override characters',
+);
+
+/** Message text may hold tabs and line breaks, but no other C0 control or DEL. */
+const noBinaryControls = v.check<string, string>(
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  (text) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text),
+  'must not contain control characters other than tab and line breaks',
 );
 
 export const MAX_BODY_CHARACTERS = 4000;
@@ -22,7 +32,8 @@ export const MAX_BODY_CHARACTERS = 4000;
 export const MessageBodySchema = v.pipe(
   v.string(),
   wellFormed,
-  v.check((text) => codePointLength(text) >= 1, 'must not be empty'),
+  noBinaryControls,
+  v.check((text) => text.trim().length > 0, 'must not be empty or blank'),
   v.check(
     (text) => codePointLength(text) <= MAX_BODY_CHARACTERS,
     `must be at most ${MAX_BODY_CHARACTERS} characters`,

@@ -12,6 +12,7 @@ let roomId: string;
 before(async () => {
   server = await startTestServer({
     ATLAS_MAX_CONNECTIONS: '6',
+    ATLAS_MAX_CONNECTIONS_PER_USER: '4',
     ATLAS_MAX_SOCKET_BUFFER_BYTES: String(256 * 1024),
   });
   alice = await registerUser(server.services);
@@ -104,6 +105,38 @@ describe('node limits', () => {
     for (const socket of open) {
       socket.close();
     }
+  });
+
+  it('refuses one user more than their share of sockets with 429 too_many_connections', async () => {
+    // Sockets closed by the previous test leave the node asynchronously.
+    while (server.realtime.hub.connectionCount > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const mine: TestSocket[] = [];
+    for (let i = 0; i < 4; i++) {
+      mine.push(await TestSocket.connect(server.wsUrl(alice)));
+    }
+    await assert.rejects(
+      TestSocket.open(server.wsUrl(alice)),
+      (error: { status: number; body: string }) =>
+        error.status === 429 && JSON.parse(error.body).error.code === 'too_many_connections',
+    );
+    const other = await TestSocket.connect(server.wsUrl(bob));
+    other.close();
+    for (const socket of mine) {
+      socket.close();
+    }
+  });
+
+  it('answers a body that is not JSON by its content type with 415 unsupported_media_type', async () => {
+    const response = await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ username: 'x', password: 'y' }),
+    });
+    assert.equal(response.status, 415);
+    const body = (await response.json()) as { error: { code: string } };
+    assert.equal(body.error.code, 'unsupported_media_type');
   });
 
   it('answers oversize HTTP bodies with 413 payload_too_large and huge headers with 431', async () => {

@@ -204,6 +204,14 @@ describe('sending and live delivery', () => {
     }
   });
 
+  it('keeps tabs, line breaks and emoji in message bodies', async () => {
+    const a = await TestSocket.connect(server.wsUrl(alice));
+    const body = 'line one\n\tline two 👋🏽';
+    const ack = await sendAndAck(a, dmId, 'multiline', body);
+    assert.equal((ack['message'] as { body: string }).body, body);
+    a.close();
+  });
+
   it('gives two tabs of one user the same live order, equal to seq order and history order', async () => {
     const tab1 = await TestSocket.connect(server.wsUrl(bob));
     const tab2 = await TestSocket.connect(server.wsUrl(bob));
@@ -254,6 +262,12 @@ describe('sending and live delivery', () => {
         'validation_failed',
       ],
       [{ type: 'send', roomId: dmId, clientMsgId: 'empty', body: '' }, 'validation_failed'],
+      [{ type: 'send', roomId: dmId, clientMsgId: 'blank', body: ' \n\t ' }, 'validation_failed'],
+      [
+        { type: 'send', roomId: dmId, clientMsgId: 'bell', body: 'ding \u0007' },
+        'validation_failed',
+      ],
+      [{ type: 'send', roomId: dmId, clientMsgId: 'nul', body: 'a\u0000b' }, 'validation_failed'],
       [{ type: 'sync', cursors: { [dmId]: -1 } }, 'validation_failed'],
       [{ type: 'typing', roomId: dmId }, 'not_member'],
       [{ type: 'read', roomId: dmId, seq: 1 }, 'not_member'],

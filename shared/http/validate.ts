@@ -31,6 +31,10 @@ export async function readJson<S extends v.GenericSchema>(
   c: Context,
   schema: S,
 ): Promise<v.InferOutput<S>> {
+  const type = c.req.header('content-type');
+  if (type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+    throw new AppError('unsupported_media_type', 'send the body as application/json');
+  }
   const declared = Number(c.req.header('content-length') ?? '0');
   if (declared > MAX_JSON_BODY_BYTES) {
     throw new AppError('payload_too_large', `bodies are limited to ${MAX_JSON_BODY_BYTES} bytes`);

@@ -11,7 +11,15 @@ if (unknown.length > 0) {
 }
 const roles: readonly Role[] = requested.length > 0 ? (requested as Role[]) : ROLES;
 
-const standalone = await startStandalone(loadConfig(), { roles, web: requested.length === 0 });
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
+
+const standalone = await startStandalone(config, { roles, web: requested.length === 0 });
 console.log(`ATLAS listening on ${standalone.url} (${roles.join(', ')})`);
 
 let signals = 0;
