@@ -13,6 +13,8 @@ import { createMemoryRateLimiter } from '../embedded/rate-limiter.ts';
 import type { Logger } from '../log.ts';
 import type { LogConsumer, MessageLog, MessageStore, Platform, Sql } from '../ports/index.ts';
 import { openRedisPlatformParts } from '../redis/platform.ts';
+import { openCassandraMessageStore } from '../cassandra/message-store.ts';
+import { openKafkaMessageLog } from '../kafka/message-log.ts';
 import { failOpenLimiter, failSoftCache } from './fail-soft.ts';
 
 /** The consumer group that persists the message log into the message store. */
@@ -73,7 +75,7 @@ export async function openPlatform(
       : openMemoryBackplane(config.presenceTtlMs);
     closers.unshift(() => backplane.close());
 
-    const messageLog = await openMessageLog(config);
+    const messageLog = await openMessageLog(config, options.logger);
     closers.unshift(() => messageLog.close());
     const messageStore = await openMessageStore(config);
     closers.unshift(() => messageStore.close());
@@ -138,12 +140,31 @@ function openMemoryBackplane(presenceTtlMs: number) {
   };
 }
 
-async function openMessageLog(config: PlatformConfig): Promise<MessageLog> {
-  // TODO(kafka-wiring): KAFKA_BROKERS selects the Kafka log once its adapter lands here.
+async function openMessageLog(
+  config: PlatformConfig,
+  logger: Logger | undefined,
+): Promise<MessageLog> {
+  if (config.kafkaBrokers.length > 0) {
+    return openKafkaMessageLog({
+      brokers: [...config.kafkaBrokers],
+      topic: config.kafkaTopic,
+      partitions: config.kafkaPartitions,
+      clientId: `atlas-${process.pid}`,
+      dlqTopic: `${config.kafkaTopic}.dead-letter`,
+      maxAttempts: 5,
+      ...(logger ? { logger } : {}),
+    });
+  }
   return openFileMessageLog({ dir: join(config.dataDir, 'message-log') });
 }
 
 async function openMessageStore(config: PlatformConfig): Promise<MessageStore> {
-  // TODO(cassandra-wiring): CASSANDRA_CONTACT_POINTS selects the Cassandra store likewise.
+  if (config.cassandraContactPoints.length > 0) {
+    return openCassandraMessageStore({
+      contactPoints: [...config.cassandraContactPoints],
+      localDataCenter: config.cassandraDataCenter,
+      keyspace: config.cassandraKeyspace,
+    });
+  }
   return openFileMessageStore({ dir: join(config.dataDir, 'message-store') });
 }
