@@ -260,6 +260,8 @@ test(
       await step('a DM: live messages, unread badge, read receipt and typing', async () => {
         await byUser(alice, 'friend-item', 'bob').getByTestId('message-friend').click();
         await waitForText(alice.getByTestId('room-title'), 'Bob');
+        // Display names are not unique: the header also shows who it really is.
+        await waitForText(alice.getByTestId('room-title').getByTestId('username'), '@bob');
         await send(alice, 'Hi Bob! <b>not bold</b>');
         await alice.locator('[data-testid="message"][data-status="sent"]').first().waitFor();
 
@@ -358,13 +360,22 @@ test(
         await alice
           .locator('[data-testid="connection-dot"]:not([data-state="connected"])')
           .waitFor();
+        await waitForText(alice.getByTestId('connection-banner'), 'Reconnecting');
+        // Offline, nobody is shown as online.
+        await byUser(alice, 'friend-item', 'bob')
+          .locator('[data-testid="presence-dot"][data-online="false"]')
+          .waitFor();
 
         // Sent while the server is down: pending in the outbox, resent after the reconnect.
         await send(alice, 'Sent while the server was down');
         await alice.locator('[data-testid="message"][data-status="pending"]').waitFor();
 
+        await alice.screenshot({ path: '/tmp/atlas-browser-reconnecting.png' });
+
         server = await startServer(port, dataDir);
-        await waitConnected(alice, 60_000);
+        // The first retries come within a second or so: no long wait after the restart.
+        await waitConnected(alice, 15_000);
+        await alice.getByTestId('connection-banner').waitFor({ state: 'hidden' });
         await alice
           .locator('[data-testid="message"][data-status="pending"]')
           .waitFor({ state: 'detached' });
@@ -390,6 +401,48 @@ test(
         await send(alice, 'Back online');
         // bob has the group open: the DM shows the new message as unread.
         await waitForText(roomItem(bob, 'Alice').getByTestId('unread-badge'), '1');
+      });
+
+      await step('alice blocks bob from the friend list; his DM sends are refused', async () => {
+        const friend = byUser(alice, 'friend-item', 'bob');
+        await friend.getByTestId('friend-more').click();
+        await friend.getByTestId('block-user').click();
+        await friend.getByTestId('block-user-confirm').click();
+        await byUser(alice, 'blocked-item', 'bob').waitFor();
+        await friend.waitFor({ state: 'detached' });
+        await byUser(bob, 'friend-item', 'alice').waitFor({ state: 'detached' });
+
+        await openRoom(bob, 'Alice');
+        await send(bob, 'Are you still there?');
+        const refused = bob.locator('[data-testid="send-error"][data-error-code="blocked"]');
+        await waitForText(refused, 'not accepting messages');
+        await alice.screenshot({ path: '/tmp/atlas-browser-blocked.png' });
+        await bob.screenshot({ path: '/tmp/atlas-browser-refused.png' });
+
+        await byUser(alice, 'blocked-item', 'bob').getByTestId('unblock-user').click();
+        await byUser(alice, 'blocked-item', 'bob').waitFor({ state: 'detached' });
+      });
+
+      await step('alice renames the group and bob sees the new name', async () => {
+        await openRoom(alice, 'Weekend plans');
+        await waitForText(alice.getByTestId('room-subtitle'), '2 members');
+        await alice.getByTestId('room-rename').click();
+        await alice.getByTestId('room-rename-input').fill('Sunday plans');
+        await alice.getByTestId('room-dialog-save').click();
+        await waitForText(alice.getByTestId('room-title'), 'Sunday plans');
+        await roomItem(bob, 'Sunday plans').waitFor();
+
+        // Unbroken text and stacked combining marks stay inside the bubble; an override
+        // character inside the body does not leak into the rest of the page.
+        const long = `\u202e${'x'.repeat(300)}${'a\u0301\u0302\u0303'.repeat(40)}`;
+        await send(alice, long);
+        const bubble = alice
+          .locator('[data-testid="message"][data-status="sent"] [data-testid="message-body"]')
+          .last();
+        await waitForText(bubble, 'xxxx');
+        const list = await alice.getByTestId('message-list').boundingBox();
+        const box = await bubble.boundingBox();
+        assert.ok(list && box && box.x + box.width <= list.x + list.width + 1, 'fits the list');
       });
 
       await alice.screenshot({ path: '/tmp/atlas-browser-alice.png' });

@@ -205,6 +205,20 @@ describe('RoomStore', () => {
     assert.equal(store.get(ROOM)?.unread, 1);
   });
 
+  it('counts own messages from another device as read', () => {
+    const store = new RoomStore(ALICE);
+    store.upsert(room({ lastSeq: 3, readSeq: 1, unread: 2 }), true);
+    store.noteMessages(ROOM, [msg(4, { senderId: ALICE })]);
+    assert.equal(store.get(ROOM)?.readSeq, 4, 'the own message moves the marker');
+    assert.equal(store.get(ROOM)?.unread, 0);
+    store.noteMessages(ROOM, [msg(5), msg(6, { senderId: ALICE }), msg(7)]);
+    assert.equal(store.get(ROOM)?.readSeq, 6);
+    assert.equal(store.get(ROOM)?.unread, 1, 'only what others wrote after it is unread');
+    // An older own message (catch-up out of order) never moves the marker back.
+    store.noteMessages(ROOM, [msg(2, { senderId: ALICE })]);
+    assert.equal(store.get(ROOM)?.readSeq, 6);
+  });
+
   it('starts an empty timeline at the listed lastSeq', () => {
     const store = new RoomStore(ALICE);
     store.upsert(room({ lastSeq: 2 }), true);
@@ -258,6 +272,12 @@ describe('backoffDelayMs', () => {
       Array.from({ length: 10 }, () => backoffDelayMs(4, { ...opts, random })),
     );
     assert.ok(delays.size > 5);
+  });
+
+  it('retries fast by default: 0.5-1 s first, never more than 12 s', () => {
+    assert.equal(backoffDelayMs(0, { random: () => 0 }), 500);
+    assert.equal(backoffDelayMs(0, { random: () => 1 }), 1_000);
+    assert.equal(backoffDelayMs(50, { random: () => 1 }), 12_000);
   });
 
   it('refuses a nonsensical configuration', () => {

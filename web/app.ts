@@ -13,8 +13,11 @@ import { showAuthView } from './ui/auth-view.ts';
 import { createChatView } from './ui/chat-view.ts';
 import { AppContext } from './ui/context.ts';
 import { byTestId } from './ui/dom.ts';
+import { readableError } from './ui/errors.ts';
 import { createGroupDialog } from './ui/group-dialog.ts';
 import { createPeoplePanel } from './ui/people-panel.ts';
+import { createProfileDialog } from './ui/profile-dialog.ts';
+import { createRoomDialog } from './ui/room-dialog.ts';
 import { createRoomsPanel } from './ui/rooms-panel.ts';
 import { sessionStore } from './ui/session-store.ts';
 
@@ -53,7 +56,13 @@ function signOut(notice: string): void {
   location.reload();
 }
 
-function showConnection(client: AtlasClient, state: ConnectionState): void {
+/**
+ * The dot in the sidebar and, once the app has been connected, the "Reconnecting…" banner for
+ * every state but open. Before the first hello only a failed attempt shows the banner.
+ */
+function showConnection(client: AtlasClient, state: ConnectionState, everOpen: boolean): void {
+  byTestId('connection-banner').hidden =
+    state === 'open' || state === 'stopped' || (!everOpen && state !== 'waiting');
   const dot = byTestId('connection-dot');
   const label =
     state === 'open'
@@ -71,10 +80,15 @@ function startApp(session: Session): void {
   sessionStore.save(session);
   const client = new AtlasClient({ session, sessionStore });
   const ctx = new AppContext(client, renderAll);
-  const chat = createChatView(ctx);
+  const chat = createChatView(ctx, createRoomDialog(ctx));
   const rooms = createRoomsPanel(ctx, (roomId) => void selectRoom(roomId));
   const people = createPeoplePanel(ctx, (userId) => void messageUser(userId));
   const groups = createGroupDialog(ctx, (roomId) => void selectRoom(roomId));
+  const profile = createProfileDialog(ctx, (user) => {
+    ctx.remember([user]);
+    byTestId('me-name').textContent = user.displayName || user.username;
+  });
+  let everOpen = false;
 
   function renderAll(): void {
     rooms.render();
@@ -93,8 +107,7 @@ function startApp(session: Session): void {
       const room = await client.openDm(userId);
       await selectRoom(room.id);
     } catch (error) {
-      byTestId('people-error').textContent =
-        `Could not open the chat (${error instanceof Error ? error.message : 'error'}).`;
+      byTestId('people-error').textContent = `Could not open the chat. ${readableError(error)}`;
     }
   }
 
@@ -106,6 +119,7 @@ function startApp(session: Session): void {
     }
     people.render();
     rooms.render();
+    chat.renderHeader(); // Block / Unblock in a DM's header
   }
 
   client.on('stopped', ({ reason }) => {
@@ -113,8 +127,15 @@ function startApp(session: Session): void {
       signOut(reason === 'revoked' ? 'You were logged out.' : 'Your session ended; log in again.');
     }
   });
-  client.on('state', (state) => showConnection(client, state));
-  client.on('synced', () => showConnection(client, client.connectionState));
+  client.on('state', (state) => {
+    everOpen ||= state === 'open';
+    showConnection(client, state, everOpen);
+    // Presence is only shown while connected (AppContext.isOnline): grey the dots now.
+    people.render();
+    rooms.render();
+    chat.renderHeader();
+  });
+  client.on('synced', () => showConnection(client, client.connectionState, everOpen));
   client.on('rooms', () => {
     rooms.render();
     chat.renderHeader();
@@ -149,6 +170,7 @@ function startApp(session: Session): void {
     void client.logout().finally(() => signOut(''));
   });
   byTestId('new-group').addEventListener('click', () => groups.open());
+  byTestId('open-profile').addEventListener('click', () => profile.open());
   document.addEventListener('visibilitychange', () => chat.markRead());
   window.addEventListener('online', () => client.reconnectNow());
 

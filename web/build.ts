@@ -14,6 +14,7 @@ const WEB_DIR = fileURLToPath(new URL('.', import.meta.url));
 const STATIC_FILES = [
   { path: '/index.html', file: 'index.html', contentType: 'text/html; charset=utf-8' },
   { path: '/style.css', file: 'style.css', contentType: 'text/css; charset=utf-8' },
+  { path: '/controls.css', file: 'controls.css', contentType: 'text/css; charset=utf-8' },
 ] as const;
 
 /**

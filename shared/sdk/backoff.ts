@@ -7,7 +7,11 @@ export interface BackoffOptions {
   random?: () => number;
 }
 
-export const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000 } as const;
+/**
+ * The first retry comes after 0.5-1 s, so a restarted server is found again almost at once; the
+ * ceiling stays low (5-12 s) because a chat that waits longer than that looks broken.
+ */
+export const DEFAULT_BACKOFF = { initialMs: 1_000, maxMs: 12_000 } as const;
 
 /**
  * Delay before reconnect attempt `attempt` (0 for the first retry): the ceiling doubles per

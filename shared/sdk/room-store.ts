@@ -89,19 +89,26 @@ export class RoomStore {
     return this.#rooms.delete(roomId);
   }
 
-  /** Moves the room's counters and last message forward for stored messages. */
+  /**
+   * Moves the room's counters and last message forward for stored messages. An own message
+   * (sent from this or another device) counts as read: the server moves the sender's marker to
+   * it without a `read` event, so the client does the same here.
+   */
   noteMessages(roomId: string, messages: readonly ChatMessage[]): void {
     const room = this.#rooms.get(roomId);
     if (!room) {
       return;
     }
-    let { lastSeq, lastMessage } = room;
+    let { lastSeq, lastMessage, readSeq } = room;
     for (const message of messages) {
       lastSeq = Math.max(lastSeq, message.seq);
       lastMessage = newer(message, lastMessage);
+      if (message.senderId === this.selfId) {
+        readSeq = Math.max(readSeq, message.seq);
+      }
     }
-    const unread = Math.max(0, lastSeq - room.readSeq);
-    this.#rooms.set(roomId, { ...room, lastSeq, lastMessage, unread });
+    const unread = Math.max(0, lastSeq - readSeq);
+    this.#rooms.set(roomId, { ...room, lastSeq, lastMessage, readSeq, unread });
   }
 
   /** Records a member's read marker; the own marker also moves the room's `readSeq`. */

@@ -1,6 +1,9 @@
 import { isAtlasApiError, type Room, type TimelineEntry } from '../../shared/sdk/index.ts';
+import { createChatHeader } from './chat-header.ts';
 import type { AppContext } from './context.ts';
-import { byTestId, formatLastSeen, formatTime, h, replaceChildren, type Child } from './dom.ts';
+import { byTestId, formatTime, h, replaceChildren, userText, type Child } from './dom.ts';
+import { readableError } from './errors.ts';
+import type { RoomDialog } from './room-dialog.ts';
 
 const TYPING_SHOWN_MS = 4_000;
 const RUN_GAP_MS = 5 * 60_000;
@@ -12,9 +15,8 @@ const LOAD_OLDER_PX = 80;
 type ScrollMode = 'keep' | 'bottom';
 
 /** The open room: header, history with scroll-back, typing line, read receipts, composer. */
-export function createChatView(ctx: AppContext) {
-  const title = byTestId('room-title');
-  const subtitle = byTestId('room-subtitle');
+export function createChatView(ctx: AppContext, roomDialog: RoomDialog) {
+  const header = createChatHeader(ctx, roomDialog);
   const list = byTestId('message-list');
   const typingLine = byTestId('typing-indicator');
   const composer = byTestId<HTMLFormElement>('composer');
@@ -24,37 +26,6 @@ export function createChatView(ctx: AppContext) {
   let loadingOlder = false;
   /** What the list shows now, to tell older messages added on top from new ones below. */
   let rendered: { roomId: string; oldestSeq: number | undefined } | undefined;
-
-  function activeRoom(): Room | undefined {
-    return ctx.activeRoomId ? ctx.client.room(ctx.activeRoomId) : undefined;
-  }
-
-  function renderHeader(): void {
-    const room = activeRoom();
-    if (!room) {
-      title.textContent = ctx.activeRoomId ? '…' : 'Pick a chat';
-      subtitle.textContent = '';
-      return;
-    }
-    title.textContent = room.name;
-    if (room.kind === 'dm' && room.peerId) {
-      const online = ctx.isOnline(room.peerId);
-      replaceChildren(subtitle, [
-        h('span', { class: 'dot', 'data-testid': 'peer-presence', 'data-online': String(online) }),
-        online ? 'online' : formatLastSeen(ctx.lastSeen(room.peerId)),
-      ]);
-      return;
-    }
-    const members = room.memberIds.map((id) =>
-      h(
-        'span',
-        { class: 'member', 'data-testid': 'room-member' },
-        h('span', { class: 'dot', 'data-online': String(id === ctx.me || ctx.isOnline(id)) }),
-        ctx.nameOf(id),
-      ),
-    );
-    replaceChildren(subtitle, members);
-  }
 
   function entryView(
     entry: TimelineEntry,
@@ -68,7 +39,11 @@ export function createChatView(ctx: AppContext) {
     } else if (entry.status === 'failed') {
       const roomId = entry.roomId;
       meta = [
-        h('span', { class: 'error' }, `Not sent (${entry.errorCode ?? 'error'})`),
+        h(
+          'span',
+          { class: 'error', 'data-testid': 'send-error', 'data-error-code': entry.errorCode ?? '' },
+          `Not sent: ${readableError(entry.errorCode ?? 'error')}`,
+        ),
         h(
           'button',
           {
@@ -103,8 +78,14 @@ export function createChatView(ctx: AppContext) {
       run.first &&
         !mine &&
         room?.kind === 'group' &&
-        h('span', { class: 'sender', 'data-testid': 'message-sender' }, ctx.nameOf(entry.senderId)),
-      h('div', { class: 'bubble', 'data-testid': 'message-body' }, entry.body),
+        h(
+          'span',
+          { class: 'sender', 'data-testid': 'message-sender' },
+          userText(ctx.nameOf(entry.senderId)),
+        ),
+      // dir="auto" plus unicode-bidi: isolate (style.css): the body's own direction marks and
+      // overrides stay inside the bubble.
+      h('div', { class: 'bubble', dir: 'auto', 'data-testid': 'message-body' }, entry.body),
       meta.length > 0 && h('span', { class: 'meta' }, ...meta),
     );
   }
@@ -125,11 +106,13 @@ export function createChatView(ctx: AppContext) {
     if (readers.length === 0) {
       return undefined;
     }
-    const text =
-      room.kind === 'dm' ? 'Seen' : `Seen by ${readers.map((id) => ctx.nameOf(id)).join(', ')}`;
+    const text: Child[] =
+      room.kind === 'dm'
+        ? ['Seen']
+        : ['Seen by ', ...readers.flatMap((id, i) => [i > 0 && ', ', userText(ctx.nameOf(id))])];
     return {
       afterSeq: seq,
-      el: h('div', { class: 'seen', 'data-testid': 'seen-indicator' }, text),
+      el: h('div', { class: 'seen', 'data-testid': 'seen-indicator' }, ...text),
     };
   }
 
@@ -137,7 +120,11 @@ export function createChatView(ctx: AppContext) {
     const roomId = ctx.activeRoomId;
     if (!roomId) {
       replaceChildren(list, [
-        h('p', { class: 'placeholder muted' }, 'Pick a chat on the left, or message a friend.'),
+        h(
+          'p',
+          { class: 'placeholder muted' },
+          'Choose a conversation on the left, or message a friend.',
+        ),
       ]);
       return;
     }
@@ -201,13 +188,13 @@ export function createChatView(ctx: AppContext) {
     const now = Date.now();
     const names = [...typers]
       .filter(([, until]) => until > now)
-      .map(([userId]) => ctx.nameOf(userId));
-    typingLine.textContent =
-      names.length === 0
-        ? ''
-        : names.length === 1
-          ? `${names[0]} is typing…`
-          : `${names.join(', ')} are typing…`;
+      .map(([userId]) => userText(ctx.nameOf(userId)));
+    if (names.length === 0) {
+      typingLine.replaceChildren();
+      return;
+    }
+    const list = names.flatMap((name, i) => [i > 0 && ', ', name]);
+    replaceChildren(typingLine, [...list, names.length === 1 ? ' is typing…' : ' are typing…']);
   }
 
   async function loadOlder(): Promise<void> {
@@ -252,8 +239,13 @@ export function createChatView(ctx: AppContext) {
     }
   }
 
+  function renderHeader(): void {
+    header.render();
+  }
+
   async function open(roomId: string): Promise<void> {
     ctx.activeRoomId = roomId;
+    header.clearError();
     typers.clear();
     renderTyping();
     composer.hidden = false;
@@ -263,8 +255,7 @@ export function createChatView(ctx: AppContext) {
     try {
       await ctx.client.openRoom(roomId);
     } catch (error) {
-      const code = isAtlasApiError(error) ? error.code : 'error';
-      list.append(h('p', { class: 'error' }, `Could not load messages (${code}).`));
+      list.append(h('p', { class: 'error' }, `Could not load messages. ${readableError(error)}`));
       return;
     }
     if (ctx.activeRoomId !== roomId) {

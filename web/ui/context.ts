@@ -12,6 +12,7 @@ export class AppContext {
   readonly client: AtlasClient;
   friends: PublicUser[] = [];
   requests: FriendRequests = { incoming: [], outgoing: [] };
+  blocked: PublicUser[] = [];
   activeRoomId: string | undefined;
   #users = new Map<string, KnownUser>();
   #fetching = new Set<string>();
@@ -50,7 +51,24 @@ export class AppContext {
     return '…';
   }
 
+  /** The @username, when known (fetched like `nameOf`). */
+  usernameOf(userId: string): string | undefined {
+    const user = this.#users.get(userId);
+    if (!user) {
+      void this.#fetchUser(userId);
+    }
+    return user?.username;
+  }
+
+  /** Presence is only shown while connected: offline, whatever we last heard is stale. */
+  get connected(): boolean {
+    return this.client.connectionState === 'open';
+  }
+
   isOnline(userId: string): boolean {
+    if (!this.connected) {
+      return false;
+    }
     return this.client.presenceOf(userId)?.online ?? this.#users.get(userId)?.online ?? false;
   }
 
@@ -64,15 +82,21 @@ export class AppContext {
     return this.friends.some((f) => f.id === userId);
   }
 
-  /** Refetches friends and requests (at start and on contacts_changed). */
+  isBlocked(userId: string): boolean {
+    return this.blocked.some((u) => u.id === userId);
+  }
+
+  /** Refetches friends, requests and blocks (at start and on contacts_changed). */
   async loadContacts(): Promise<void> {
-    const [friends, requests] = await Promise.all([
+    const [friends, requests, blocked] = await Promise.all([
       this.client.http.friends(),
       this.client.http.friendRequests(),
+      this.client.http.blocks(),
     ]);
     this.friends = friends;
     this.requests = requests;
-    this.remember([...friends, ...requests.incoming, ...requests.outgoing]);
+    this.blocked = blocked;
+    this.remember([...friends, ...requests.incoming, ...requests.outgoing, ...blocked]);
     this.client.trackUsers(friends);
   }
 

@@ -69,3 +69,34 @@ export function formatTime(iso: string): string {
 export function formatLastSeen(iso: string | null | undefined): string {
   return iso ? `last seen ${formatTime(iso)}` : 'offline';
 }
+
+/**
+ * User-provided text (names, bodies, status lines), isolated in a <bdi>: bidi override and
+ * embedding characters inside it cannot reorder the text around it.
+ */
+export function userText(text: string, attrs: Attrs = {}): HTMLElement {
+  return h('bdi', attrs, text);
+}
+
+/**
+ * A display name followed by the @username: display names are not unique, so the username is
+ * what tells two "Alice"s apart.
+ */
+export function nameTag(
+  displayName: string,
+  username: string | undefined,
+  attrs: Attrs = {},
+): HTMLElement {
+  const extra = typeof attrs.class === 'string' ? ` ${attrs.class}` : '';
+  return h(
+    'span',
+    { ...attrs, class: `name-tag${extra}` },
+    userText(displayName, { class: 'name' }),
+    username !== undefined &&
+      h('span', { class: 'handle muted', 'data-testid': 'username' }, '@', userText(username)),
+  );
+}
+
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}

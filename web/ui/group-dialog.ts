@@ -1,6 +1,6 @@
-import { isAtlasApiError } from '../../shared/sdk/index.ts';
 import type { AppContext } from './context.ts';
-import { byTestId, h, replaceChildren } from './dom.ts';
+import { byTestId, h, nameTag, replaceChildren } from './dom.ts';
+import { readableError } from './errors.ts';
 
 /** "New group": a name and some friends; opens the created room. */
 export function createGroupDialog(ctx: AppContext, onCreated: (roomId: string) => void) {
@@ -27,7 +27,7 @@ export function createGroupDialog(ctx: AppContext, onCreated: (roomId: string) =
             'data-testid': 'group-member',
             'data-username': friend.username,
           }),
-          friend.displayName || friend.username,
+          nameTag(friend.displayName || friend.username, friend.username),
         ),
       ),
     );
@@ -53,7 +53,7 @@ export function createGroupDialog(ctx: AppContext, onCreated: (roomId: string) =
       dialog.close();
       onCreated(room.id);
     } catch (failure) {
-      error.textContent = `Could not create the group (${isAtlasApiError(failure) ? failure.code : 'error'}).`;
+      error.textContent = `Could not create the group. ${readableError(failure)}`;
     }
   }
 

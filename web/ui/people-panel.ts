@@ -1,66 +1,87 @@
-import { isAtlasApiError, type PublicUser } from '../../shared/sdk/index.ts';
+import type { PublicUser } from '../../shared/sdk/index.ts';
 import type { AppContext } from './context.ts';
-import { byTestId, formatLastSeen, h, replaceChildren } from './dom.ts';
+import { confirmButton } from './controls.ts';
+import { byTestId, h, nameTag, replaceChildren, userText } from './dom.ts';
+import { readableError } from './errors.ts';
+import { createFriendsList } from './friends-list.ts';
 
 const SEARCH_DEBOUNCE_MS = 250;
 
-/** Friends: search by username prefix, requests in and out, the friend list with presence. */
+/** Runs a contacts change, refetches contacts, re-renders; failures show as a sentence. */
+export type ContactAction = (work: () => Promise<unknown>) => Promise<void>;
+
+/** Friends: search by username prefix, requests in and out, friends and blocked people. */
 export function createPeoplePanel(ctx: AppContext, onMessage: (userId: string) => void) {
   const search = byTestId<HTMLInputElement>('user-search');
   const results = byTestId<HTMLUListElement>('search-results');
-  const requests = byTestId<HTMLUListElement>('friend-requests');
-  const friends = byTestId<HTMLUListElement>('friend-list');
-  const empty = byTestId('friend-list-empty');
+  const incomingHead = byTestId('incoming-heading');
+  const incoming = byTestId<HTMLUListElement>('incoming-requests');
+  const outgoingHead = byTestId('outgoing-heading');
+  const outgoing = byTestId<HTMLUListElement>('outgoing-requests');
   const error = byTestId('people-error');
   let found: PublicUser[] = [];
   let searchTimer: ReturnType<typeof setTimeout> | undefined;
   let searchSeq = 0;
 
-  async function act(work: () => Promise<unknown>): Promise<void> {
+  const act: ContactAction = async (work) => {
     error.textContent = '';
     try {
       await work();
       await ctx.loadContacts();
     } catch (failure) {
-      const code = isAtlasApiError(failure) ? failure.code : 'network_error';
-      error.textContent = `That did not work (${code}).`;
+      error.textContent = readableError(failure);
     }
     render();
+  };
+  const friendsList = createFriendsList(ctx, act, onMessage);
+
+  function who(user: PublicUser): HTMLElement {
+    return nameTag(user.displayName || user.username, user.username, { class: 'who' });
   }
 
-  function dot(user: PublicUser): HTMLElement {
-    const online = ctx.isOnline(user.id);
-    const title = online ? 'online' : formatLastSeen(ctx.lastSeen(user.id));
-    return h('span', {
-      class: 'dot',
-      'data-testid': 'presence-dot',
-      'data-online': String(online),
-      title,
+  function blockButton(user: PublicUser): HTMLElement {
+    return confirmButton({
+      label: 'Block',
+      testId: 'block-user',
+      question: ['Block ', userText(`@${user.username}`), '?'],
+      danger: true,
+      run: () => void act(() => ctx.client.http.block(user.id)),
     });
   }
 
-  function who(user: PublicUser): HTMLElement {
-    return h(
-      'span',
-      { class: 'who' },
-      h('span', { class: 'name' }, user.displayName || user.username),
-      h('span', { class: 'muted' }, `@${user.username}`),
-    );
+  function button(label: string, testId: string, run: () => void, secondary = false) {
+    const attrs = { type: 'button', 'data-testid': testId, onclick: run };
+    return h('button', { ...attrs, class: secondary ? 'small secondary' : 'small' }, label);
   }
 
   function resultAction(user: PublicUser): HTMLElement {
+    const status = (text: string) =>
+      h('span', { class: 'muted', 'data-testid': 'search-status' }, text);
+    if (ctx.isBlocked(user.id)) {
+      return status('Blocked');
+    }
     if (ctx.isFriend(user.id)) {
-      return h('span', { class: 'muted', 'data-testid': 'search-status' }, 'Friend');
+      return status('Friend');
     }
     if (ctx.requests.outgoing.some((u) => u.id === user.id)) {
-      return h('span', { class: 'muted', 'data-testid': 'search-status' }, 'Requested');
+      return status('Requested');
     }
     const accepts = ctx.requests.incoming.some((u) => u.id === user.id);
-    const send = () => act(() => ctx.client.http.sendFriendRequest(user.id));
+    const send = () => void act(() => ctx.client.http.sendFriendRequest(user.id));
     return h(
-      'button',
-      { type: 'button', class: 'small', 'data-testid': 'add-friend', onclick: send },
-      accepts ? 'Accept' : 'Add',
+      'span',
+      { class: 'actions' },
+      button(accepts ? 'Accept' : 'Add', 'add-friend', send),
+      blockButton(user),
+    );
+  }
+
+  function row(user: PublicUser, testId: string, ...actions: HTMLElement[]): HTMLLIElement {
+    return h(
+      'li',
+      { class: 'person', 'data-testid': testId, 'data-username': user.username },
+      who(user),
+      h('span', { class: 'actions' }, ...actions),
     );
   }
 
@@ -68,14 +89,7 @@ export function createPeoplePanel(ctx: AppContext, onMessage: (userId: string) =
     const others = found.filter((u) => u.id !== ctx.me);
     replaceChildren(
       results,
-      others.map((user) =>
-        h(
-          'li',
-          { class: 'person', 'data-testid': 'search-result', 'data-username': user.username },
-          who(user),
-          resultAction(user),
-        ),
-      ),
+      others.map((user) => row(user, 'search-result', resultAction(user))),
     );
     if (search.value.trim() && others.length === 0) {
       results.append(h('li', { class: 'muted' }, 'Nobody found.'));
@@ -83,99 +97,43 @@ export function createPeoplePanel(ctx: AppContext, onMessage: (userId: string) =
   }
 
   function renderRequests(): void {
-    const incoming = ctx.requests.incoming.map((user) =>
-      h(
-        'li',
-        {
-          class: 'person request',
-          'data-testid': 'incoming-request',
-          'data-username': user.username,
-        },
-        who(user),
-        h(
-          'span',
-          { class: 'actions' },
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'small',
-              'data-testid': 'accept-request',
-              onclick: () => act(() => ctx.client.http.acceptFriendRequest(user.id)),
-            },
-            'Accept',
-          ),
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'small secondary',
-              'data-testid': 'decline-request',
-              onclick: () => act(() => ctx.client.http.declineFriendRequest(user.id)),
-            },
-            'Decline',
-          ),
+    const http = ctx.client.http;
+    const incomingRows = ctx.requests.incoming.map((user) =>
+      row(
+        user,
+        'incoming-request',
+        button('Accept', 'accept-request', () => void act(() => http.acceptFriendRequest(user.id))),
+        button(
+          'Decline',
+          'decline-request',
+          () => void act(() => http.declineFriendRequest(user.id)),
+          true,
         ),
+        blockButton(user),
       ),
     );
-    const outgoing = ctx.requests.outgoing.map((user) =>
-      h(
-        'li',
-        {
-          class: 'person request',
-          'data-testid': 'outgoing-request',
-          'data-username': user.username,
-        },
-        who(user),
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'small secondary',
-            'data-testid': 'cancel-request',
-            onclick: () => act(() => ctx.client.http.cancelFriendRequest(user.id)),
-          },
+    const outgoingRows = ctx.requests.outgoing.map((user) =>
+      row(
+        user,
+        'outgoing-request',
+        button(
           'Cancel',
+          'cancel-request',
+          () => void act(() => http.cancelFriendRequest(user.id)),
+          true,
         ),
       ),
     );
-    replaceChildren(requests, [...incoming, ...outgoing]);
-  }
-
-  function renderFriends(): void {
-    const sorted = [...ctx.friends].sort(
-      (a, b) =>
-        Number(ctx.isOnline(b.id)) - Number(ctx.isOnline(a.id)) ||
-        a.username.localeCompare(b.username),
-    );
-    replaceChildren(
-      friends,
-      sorted.map((user) =>
-        h(
-          'li',
-          { class: 'person', 'data-testid': 'friend-item', 'data-username': user.username },
-          dot(user),
-          who(user),
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'small',
-              'data-testid': 'message-friend',
-              onclick: () => onMessage(user.id),
-            },
-            'Message',
-          ),
-        ),
-      ),
-    );
-    empty.hidden = ctx.friends.length > 0;
+    replaceChildren(incoming, incomingRows);
+    replaceChildren(outgoing, outgoingRows);
+    incomingHead.hidden = incomingRows.length === 0;
+    outgoingHead.hidden = outgoingRows.length === 0;
   }
 
   function render(): void {
     renderResults();
     renderRequests();
-    renderFriends();
+    friendsList.render();
   }
 
   async function runSearch(): Promise<void> {
@@ -203,5 +161,5 @@ export function createPeoplePanel(ctx: AppContext, onMessage: (userId: string) =
     searchTimer = setTimeout(() => void runSearch(), SEARCH_DEBOUNCE_MS);
   });
 
-  return { render };
+  return { render, act };
 }
