@@ -25,6 +25,8 @@ export class Connection {
   /** Set by a pong; cleared by each heartbeat sweep. */
   alive = true;
   closing = false;
+  /** Resolves once the node has set the connection up (rooms joined, hello sent). */
+  ready: Promise<void> = Promise.resolve();
   private expiryTimer: NodeJS.Timeout | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
 

@@ -110,6 +110,8 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
         );
         context.connection = connection;
         connection.expireAt(context.expiresAt);
+        let setupDone!: () => void;
+        connection.ready = new Promise<void>((resolve) => (setupDone = resolve));
         try {
           await hub.addUser(connection);
           const roomIds = await rooms.roomIdsOf(connection.userId);
@@ -132,12 +134,19 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
         } catch (error) {
           logger.error({ err: error, user_id: connection.userId }, 'connection setup failed');
           connection.close(CloseCode.internalError, 'setup failed');
+        } finally {
+          setupDone();
         }
       },
 
       async message(peer, message) {
         const connection = contextOf(peer).connection;
-        if (!connection || connection.closing) {
+        if (!connection) {
+          return;
+        }
+        // Frames sent right after the upgrade wait until the connection knows its rooms.
+        await connection.ready;
+        if (connection.closing) {
           return;
         }
         if (!connection.frames.take()) {

@@ -572,3 +572,14 @@ describe('read state in the REST views', () => {
     assert.deepEqual(markers, { [alice.userId]: 3, [bob.userId]: 2 });
   });
 });
+
+describe('frames sent before the hello', () => {
+  it('answers a sync sent the instant the socket opens as if it came after set-up', async () => {
+    const socket = await TestSocket.open(server.wsUrl(alice));
+    socket.send({ type: 'sync', cursors: { [dmId]: 0 }, limit: 1, ref: 'early' });
+    const synced = await socket.next((f) => f.type === 'synced' && f['ref'] === 'early');
+    assert.deepEqual(synced['denied'], []);
+    assert.equal((synced['rooms'] as Record<string, { lastSeq: number }>)[dmId]?.lastSeq, 1);
+    socket.close();
+  });
+});
