@@ -1,3 +1,4 @@
+import { isAppError } from '../shared/errors.ts';
 import type { RoomEvent, UserEvent } from '../shared/events.ts';
 import type { Logger } from '../shared/log.ts';
 import { channels, type MessageStore, type PubSub } from '../shared/ports/index.ts';
@@ -236,7 +237,10 @@ export class Hub {
         connection.sendText(frame);
       }
     } catch (error) {
-      this.report(error);
+      // The user may have left again before the view was read: nothing to join.
+      if (!(isAppError(error) && error.code === 'not_member')) {
+        this.report(error);
+      }
     }
   }
 
