@@ -1,10 +1,9 @@
 import type { Cache } from '../ports/cache.ts';
 import {
   attempt,
-  closeRedis,
+  closableClient,
   connectRedis,
   redisPrefix,
-  redisUnavailable,
   type RedisClientOptions,
 } from './connection.ts';
 
@@ -18,7 +17,7 @@ export async function createRedisCache(
 ): Promise<Cache> {
   const prefix = `${redisPrefix(options.namespace)}cache:`;
   const client = await connectRedis(url, 'atlas-cache', options);
-  let closed = false;
+  const { assertOpen, close } = closableClient(client, 'cache');
 
   async function get(key: string): Promise<string | undefined> {
     assertOpen();
@@ -39,19 +38,6 @@ export async function createRedisCache(
   async function remove(key: string): Promise<void> {
     assertOpen();
     await attempt('cache delete failed', () => client.del(prefix + key));
-  }
-
-  async function close(): Promise<void> {
-    if (!closed) {
-      closed = true;
-      await closeRedis(client);
-    }
-  }
-
-  function assertOpen(): void {
-    if (closed) {
-      throw redisUnavailable('cache is closed');
-    }
   }
 
   return { get, set, delete: remove, close };

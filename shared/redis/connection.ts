@@ -170,3 +170,24 @@ export function pipelineResults(
 export function reportRedisError(error: unknown, context: string): void {
   console.error(`${context} failed`, error);
 }
+
+/**
+ * The open/closed state of an adapter that owns one client: `close` is idempotent and every
+ * call after it fails with `unavailable` instead of reaching a closed connection.
+ */
+export function closableClient(client: Redis, name: string) {
+  let closed = false;
+  return {
+    assertOpen(): void {
+      if (closed) {
+        throw redisUnavailable(`${name} is closed`);
+      }
+    },
+    async close(): Promise<void> {
+      if (!closed) {
+        closed = true;
+        await closeRedis(client);
+      }
+    },
+  };
+}

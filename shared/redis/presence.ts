@@ -2,11 +2,10 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { Presence } from '../ports/presence.ts';
 import {
   attempt,
-  closeRedis,
+  closableClient,
   connectRedis,
   pipelineResults,
   redisPrefix,
-  redisUnavailable,
   type RedisClientOptions,
 } from './connection.ts';
 
@@ -86,7 +85,7 @@ export async function createRedisPresence(options: RedisPresenceOptions): Promis
   client.defineCommand('atlasPresenceAlive', { numberOfKeys: 1, lua: ALIVE, readOnly: true });
   const scripts = client as Redis & PresenceScripts<Promise<number>>;
   const key = (userId: string) => prefix + userId;
-  let closed = false;
+  const { assertOpen, close } = closableClient(client, 'presence');
 
   async function connect(userId: string, connectionId: string, _nodeId: string) {
     assertOpen();
@@ -137,19 +136,6 @@ export async function createRedisPresence(options: RedisPresenceOptions): Promis
       await attempt('presence lookup failed', () => batch.exec()),
     );
     return new Set(userIds.filter((_userId, i) => alive[i] === 1));
-  }
-
-  async function close(): Promise<void> {
-    if (!closed) {
-      closed = true;
-      await closeRedis(client);
-    }
-  }
-
-  function assertOpen(): void {
-    if (closed) {
-      throw redisUnavailable('presence is closed');
-    }
   }
 
   return { connect, disconnect, refresh, online, close };

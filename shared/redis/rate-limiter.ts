@@ -2,10 +2,9 @@ import type { Redis } from 'ioredis';
 import type { RateDecision, RateLimiter } from '../ports/cache.ts';
 import {
   attempt,
-  closeRedis,
+  closableClient,
   connectRedis,
   redisPrefix,
-  redisUnavailable,
   type RedisClientOptions,
 } from './connection.ts';
 
@@ -35,7 +34,7 @@ export async function createRedisRateLimiter(
   const client = await connectRedis(url, 'atlas-limiter', options);
   client.defineCommand('atlasRateHit', { numberOfKeys: 1, lua: HIT });
   const scripts = client as Redis & LimiterScripts;
-  let closed = false;
+  const { assertOpen, close } = closableClient(client, 'rate limiter');
 
   async function hit(key: string, limit: number, windowMs: number): Promise<RateDecision> {
     assertOpen();
@@ -56,19 +55,6 @@ export async function createRedisRateLimiter(
   async function reset(key: string): Promise<void> {
     assertOpen();
     await attempt('rate limit reset failed', () => client.del(prefix + key));
-  }
-
-  async function close(): Promise<void> {
-    if (!closed) {
-      closed = true;
-      await closeRedis(client);
-    }
-  }
-
-  function assertOpen(): void {
-    if (closed) {
-      throw redisUnavailable('rate limiter is closed');
-    }
   }
 
   return { hit, reset, close };
