@@ -1,46 +1,15 @@
-import type { Admin, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import { isAppError, isRetryable } from '../errors.ts';
 import { backoffDelayMs } from '../embedded/backoff.ts';
 import type { BackoffOptions } from '../embedded/backoff.ts';
-import { decodeChatMessage } from '../embedded/chat-message.ts';
 import type { ChatMessage, LogConsumer } from '../ports/messages.ts';
+import { deadLetterRecord, decodeEntry, describeDeadLetter, logDeadLetter } from './dead-letter.ts';
+import type { DeadLetter, Entry } from './dead-letter.ts';
 import type { Sender } from './sender.ts';
+import type { KafkaLogStats } from './stats.ts';
 import { cuttableSleep, errorFields, kafkaUnavailable, withDeadline } from './support.ts';
 import type { KafkaLogger } from './support.ts';
-import { fetchCommitted, fetchEndOffsets, reached } from './topics.ts';
-import type { EndOffsets } from './topics.ts';
-
-/** A message moved to the dead-letter topic instead of being handled. */
-export interface DeadLetter {
-  group: string;
-  topic: string;
-  partition: number;
-  offset: string;
-  /** Absent when the record was not a readable ChatMessage. */
-  roomId: string | undefined;
-  seq: number | undefined;
-  /** Failed handler calls for this message alone (0: it could not even be decoded). */
-  attempts: number;
-  error: unknown;
-}
-
-/** Counters of one message log, for metrics and tests; they only grow. */
-export interface KafkaLogStats {
-  /** Messages acknowledged by Kafka through append. */
-  appended: number;
-  /** Messages in handler calls that resolved. */
-  handled: number;
-  handlerFailures: number;
-  deadLettered: number;
-  /** Offset commits after handled (or dead-lettered) messages. */
-  commits: number;
-  /** Group (re)joins of this log's consumers after their first. */
-  rebalances: number;
-  /** Batches or retries dropped because the partition was lost, the group moved on or stop(). */
-  abandonedBatches: number;
-  /** Commits not sent for handled messages because the partition was no longer this member's. */
-  skippedCommits: number;
-}
+import { waitForCommits } from './topics.ts';
 
 export interface ConsumerSettings {
   kafka: Kafka;
@@ -65,13 +34,6 @@ export interface ConsumerSettings {
   logger: KafkaLogger;
   stats: KafkaLogStats;
   onDeadLetter: ((letter: DeadLetter) => void) | undefined;
-}
-
-interface Entry {
-  offset: string;
-  raw: KafkaMessage;
-  message: ChatMessage | undefined;
-  decodeError: unknown;
 }
 
 /**
@@ -181,11 +143,16 @@ export async function startKafkaConsumer(settings: ConsumerSettings): Promise<Lo
       const next = (BigInt(last) + 1n).toString();
       // Commit first, then move the fetch position: a failed commit refetches the chunk (one
       // more idempotent write) instead of leaving the group's position behind for good.
-      await groupCall(gen, () =>
-        payload.commitOffsetsIfNecessary({
-          topics: [{ topic, partitions: [{ partition: batch.partition, offset: next }] }],
-        }),
-      );
+      await groupCall(gen, async () => {
+        try {
+          await payload.commitOffsetsIfNecessary({
+            topics: [{ topic, partitions: [{ partition: batch.partition, offset: next }] }],
+          });
+        } catch (error) {
+          stats.failedCommits += 1;
+          throw error;
+        }
+      });
       payload.resolveOffset(last);
       stats.commits += 1;
       await groupCall(gen, () => payload.heartbeat());
@@ -282,22 +249,9 @@ export async function startKafkaConsumer(settings: ConsumerSettings): Promise<Lo
     error: unknown,
   ): Promise<boolean> {
     const { partition } = payload.batch;
-    const headers: Record<string, string> = {
-      'atlas-source-topic': topic,
-      'atlas-source-partition': String(partition),
-      'atlas-source-offset': entry.offset,
-      'atlas-group': group,
-      'atlas-attempts': String(attempts),
-      'atlas-error-name': error instanceof Error ? error.name : typeof error,
-      'atlas-error': (error instanceof Error ? error.message : String(error)).slice(0, 1000),
-      'atlas-failed-at': new Date().toISOString(),
-    };
-    const record = {
-      topic: settings.dlqTopic,
-      key: entry.raw.key,
-      value: entry.raw.value ?? '',
-      headers,
-    };
+    const letter = describeDeadLetter(entry, { group, topic, partition }, attempts, error);
+    const record = deadLetterRecord(letter, entry, settings.dlqTopic);
+    // Kafka refusing the dead letter is an outage like any other: retried, never skipped.
     for (let attempt = 1; ; attempt++) {
       try {
         await settings.sender.send([record]);
@@ -310,53 +264,22 @@ export async function startKafkaConsumer(settings: ConsumerSettings): Promise<Lo
       }
     }
     stats.deadLettered += 1;
-    const letter: DeadLetter = {
-      group,
-      topic,
-      partition,
-      offset: entry.offset,
-      roomId: entry.message?.roomId,
-      seq: entry.message?.seq,
-      attempts,
-      error,
-    };
-    logger.error(
-      {
-        group,
-        topic,
-        partition,
-        offset: entry.offset,
-        room_id: letter.roomId,
-        seq: letter.seq,
-        attempts,
-        dlq_topic: settings.dlqTopic,
-        ...errorFields(error),
-      },
-      'message dead-lettered',
-    );
+    logDeadLetter(logger, letter, settings.dlqTopic);
     settings.onDeadLetter?.(letter);
     return true;
   }
 
-  async function caughtUp(): Promise<void> {
-    let ends: EndOffsets | undefined;
-    for (let attempt = 1; ; attempt++) {
-      if (stopping) {
-        throw kafkaUnavailable('consumer stopped before it caught up');
-      }
-      try {
-        // The end offsets are taken once, at call time: later appends are not waited for.
-        ends ??= await fetchEndOffsets(admin, topic);
-        if (reached(ends, await fetchCommitted(admin, groupId, topic))) {
-          return;
-        }
-      } catch (error) {
-        if (attempt === 1 || attempt % 50 === 0) {
-          logger.warn({ group, topic, ...errorFields(error) }, 'caught-up check failed');
-        }
-      }
-      await sleeper.sleep(settings.caughtUpPollMs);
-    }
+  function caughtUp(): Promise<void> {
+    return waitForCommits({
+      admin,
+      topic,
+      groupId,
+      pollMs: settings.caughtUpPollMs,
+      sleep: sleeper.sleep,
+      stopped: () => stopping,
+      onError: (error) =>
+        logger.warn({ group, topic, ...errorFields(error) }, 'caught-up check failed'),
+    });
   }
 
   function stop(): Promise<void> {
@@ -398,13 +321,4 @@ export async function startKafkaConsumer(settings: ConsumerSettings): Promise<Lo
   }
 
   return { caughtUp, stop };
-}
-
-function decodeEntry(raw: KafkaMessage): Entry {
-  try {
-    const message = decodeChatMessage(JSON.parse(raw.value?.toString('utf8') ?? 'null'));
-    return { offset: raw.offset, raw, message, decodeError: undefined };
-  } catch (error) {
-    return { offset: raw.offset, raw, message: undefined, decodeError: error };
-  }
 }

@@ -3,13 +3,16 @@ import type { Admin, KafkaConfig } from 'kafkajs';
 import { assertChatMessages } from '../embedded/chat-message.ts';
 import type { ChatMessage, LogConsumer, MessageLog } from '../ports/messages.ts';
 import { startKafkaConsumer } from './consumer.ts';
-import type { DeadLetter, KafkaLogStats } from './consumer.ts';
+import type { DeadLetter } from './dead-letter.ts';
 import { createSender } from './sender.ts';
+import { createStats } from './stats.ts';
+import type { KafkaLogStats } from './stats.ts';
 import { consoleLogger, kafkaLogCreator, kafkaUnavailable, withDeadline } from './support.ts';
 import type { KafkaLogger } from './support.ts';
 import { ensureTopic, fetchEndOffsets } from './topics.ts';
 
-export type { DeadLetter, KafkaLogStats } from './consumer.ts';
+export type { DeadLetter } from './dead-letter.ts';
+export type { KafkaLogStats } from './stats.ts';
 export type { KafkaLogger } from './support.ts';
 
 export interface KafkaMessageLogOptions {
@@ -76,6 +79,12 @@ export interface KafkaMessageLog extends MessageLog {
  * an idempotent producer, one request in flight (see sender.ts), and resolves once the brokers
  * acknowledged it; Kafka unreachable or slow rejects with `unavailable` within appendTimeoutMs.
  * consume() joins a consumer group (see consumer.ts). Values are the ChatMessage as JSON.
+ *
+ * A rejection means "not known to be written", not "not written": when only the broker's answer
+ * is lost (a timeout, a partition that drops packets), the messages may be in the log anyway,
+ * and an append spanning partitions may be written in part. Every Kafka client has this; the
+ * caller must not hand the same seq to a different message afterwards without first reading
+ * what the log holds.
  */
 export async function openKafkaMessageLog(
   options: KafkaMessageLogOptions,
@@ -141,16 +150,7 @@ export async function openKafkaMessageLog(
     }
   }
 
-  const stats: KafkaLogStats = {
-    appended: 0,
-    handled: 0,
-    handlerFailures: 0,
-    deadLettered: 0,
-    commits: 0,
-    rebalances: 0,
-    abandonedBatches: 0,
-    skippedCommits: 0,
-  };
+  const stats = createStats();
   const consumers = new Set<Promise<LogConsumer>>();
   let closing: Promise<void> | undefined;
 

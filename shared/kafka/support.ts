@@ -36,6 +36,11 @@ export function kafkaLogCreator(logger: KafkaLogger): logCreator {
   return function createKafkaLog() {
     return function writeKafkaLog({ namespace, level, log }: LogEntry) {
       const { message, timestamp: _timestamp, ...extra } = log;
+      // Said of every new idempotent producer with bounded retries. The adapter bounds them on
+      // purpose and replaces the producer after a failed send (see sender.ts).
+      if (message.startsWith('Limiting retries for the idempotent producer')) {
+        return;
+      }
       const fields = { kafka_namespace: namespace, ...snakeKeys(extra) };
       if (level === logLevel.ERROR) {
         logger.error(fields, `kafkajs: ${message}`);

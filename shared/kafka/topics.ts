@@ -1,4 +1,5 @@
 import type { Admin } from 'kafkajs';
+import { kafkaUnavailable } from './support.ts';
 import type { KafkaLogger } from './support.ts';
 
 export interface TopicSpec {
@@ -69,4 +70,40 @@ export function reached(ends: EndOffsets, committed: Map<number, bigint>): boole
     }
   }
   return true;
+}
+
+export interface CommitWait {
+  admin: Admin;
+  topic: string;
+  groupId: string;
+  pollMs: number;
+  sleep: (ms: number) => Promise<void>;
+  stopped: () => boolean;
+  /** Reported for the first failed check and every 50th after (Kafka away for a while). */
+  onError: (error: unknown) => void;
+}
+
+/**
+ * Resolves once the group's committed offsets reach the topic's end offsets as they were at the
+ * call: what was appended before it is handled and committed. Later appends are not waited for.
+ */
+export async function waitForCommits(wait: CommitWait): Promise<void> {
+  const { admin, topic, groupId } = wait;
+  let ends: EndOffsets | undefined;
+  for (let attempt = 1; ; attempt++) {
+    if (wait.stopped()) {
+      throw kafkaUnavailable('consumer stopped before it caught up');
+    }
+    try {
+      ends ??= await fetchEndOffsets(admin, topic);
+      if (reached(ends, await fetchCommitted(admin, groupId, topic))) {
+        return;
+      }
+    } catch (error) {
+      if (attempt === 1 || attempt % 50 === 0) {
+        wait.onError(error);
+      }
+    }
+    await wait.sleep(wait.pollMs);
+  }
 }
