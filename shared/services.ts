@@ -85,6 +85,7 @@ export async function createServices(
     store: platform.messageStore,
     onAccepted: (message) => void events.toRoom(message.roomId, { t: 'message', message }),
     onStoreError: (error) => logger.error({ err: error }, 'message store write failed'),
+    settleLog: () => platform.settleLog(),
   });
   const messaging = createMessaging({
     rooms,

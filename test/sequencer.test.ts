@@ -200,3 +200,69 @@ describe('sequencer', () => {
     assert.equal(next.message.seq, 2);
   });
 });
+
+describe('sequencer after an append that failed but landed', () => {
+  it('settles the log before numbering again, so the landed message keeps its seq', async () => {
+    const room = '01900000-0000-7000-8000-000000000040';
+    // The append reaches the log and then reports failure, like a produce that timed out.
+    let landThenFail = false;
+    const uncertainLog: MessageLog = {
+      async append(messages) {
+        await log.append(messages);
+        if (landThenFail) {
+          landThenFail = false;
+          throw new Error('request timed out');
+        }
+      },
+      consume: (group, handler) => log.consume(group, handler),
+      close: () => Promise.resolve(),
+    };
+    const persister = await log.consume('sequencer-settle-test', (batch) => store.put(batch));
+    try {
+      const sequencer = createSequencer({
+        log: uncertainLog,
+        store,
+        onAccepted: () => undefined,
+        onStoreError: () => undefined,
+        settleLog: () => persister.caughtUp(),
+      });
+      const a = await sequencer.submit({
+        roomId: room,
+        senderId: USER,
+        clientMsgId: 'a',
+        body: 'A',
+      });
+      assert.equal(a.message.seq, 1);
+      landThenFail = true;
+      await assert.rejects(
+        sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'b', body: 'B' }),
+        (error: AppError) => error.code === 'unavailable',
+      );
+      const c = await sequencer.submit({
+        roomId: room,
+        senderId: USER,
+        clientMsgId: 'c',
+        body: 'C',
+      });
+      assert.equal(c.message.seq, 3, 'seq 2 belongs to the message that landed');
+      const b = await sequencer.submit({
+        roomId: room,
+        senderId: USER,
+        clientMsgId: 'b',
+        body: 'B',
+      });
+      assert.deepEqual([b.message.seq, b.duplicate], [2, true]);
+      const stored = await store.page(room, { after: 0, limit: 10 });
+      assert.deepEqual(
+        stored.map((m) => [m.seq, m.clientMsgId]),
+        [
+          [1, 'a'],
+          [2, 'b'],
+          [3, 'c'],
+        ],
+      );
+    } finally {
+      await persister.stop();
+    }
+  });
+});

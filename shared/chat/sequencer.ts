@@ -25,6 +25,14 @@ export interface SequencerOptions {
   onAccepted: (message: ChatMessage) => void;
   /** Called when the store refused a write that the log already holds (it is replayed later). */
   onStoreError: (error: unknown) => void;
+  /**
+   * Resolves once the store holds everything the log held when called. A refused append may
+   * still have landed (a timeout is not a "no"), so before a lane hands out seqs again it waits
+   * for this and re-reads the head; otherwise a landed message and a new one could share a seq.
+   */
+  settleLog?: () => Promise<void>;
+  /** How long a lane waits for `settleLog` before refusing its sends as `unavailable`. */
+  settleTimeoutMs?: number;
   /** Most sends written to the log in one batch. */
   maxBatch?: number;
   now?: () => number;
@@ -39,6 +47,8 @@ interface Pending {
 interface Lane {
   /** Highest seq made durable in the log; undefined until read from the store. */
   head: number | undefined;
+  /** An append failed in a way that may have written part of it: settle before numbering. */
+  uncertain: boolean;
   queue: Pending[];
   running: boolean;
   /** Accepted sends the store refused, so a retry finds its original before the store has it. */
@@ -63,13 +73,15 @@ function sameSend(existing: ChatMessage, request: SendRequest): boolean {
 export function createSequencer(options: SequencerOptions): Sequencer {
   const { log, store } = options;
   const maxBatch = options.maxBatch ?? 256;
+  const settleLog = options.settleLog ?? (() => Promise.resolve());
+  const settleTimeoutMs = options.settleTimeoutMs ?? 10_000;
   const now = options.now ?? Date.now;
   const lanes = new Map<string, Lane>();
 
   function laneOf(roomId: string): Lane {
     let lane = lanes.get(roomId);
     if (!lane) {
-      lane = { head: undefined, queue: [], running: false, recent: new Map() };
+      lane = { head: undefined, uncertain: false, queue: [], running: false, recent: new Map() };
       lanes.set(roomId, lane);
     }
     return lane;
@@ -86,13 +98,34 @@ export function createSequencer(options: SequencerOptions): Sequencer {
   }
 
   async function findExisting(lane: Lane, request: SendRequest): Promise<ChatMessage | undefined> {
-    return (
+    const found =
       lane.recent.get(request.clientMsgId) ??
-      (await store.findByClientMsgId(request.roomId, request.clientMsgId))
-    );
+      (await store.findByClientMsgId(request.roomId, request.clientMsgId));
+    // A seq whose message was replaced no longer answers for the old clientMsgId.
+    return found?.clientMsgId === request.clientMsgId ? found : undefined;
+  }
+
+  async function settle(lane: Lane): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AppError('unavailable', 'the message log is settling, retry', 1)),
+        settleTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([settleLog(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    lane.uncertain = false;
+    lane.head = undefined;
   }
 
   async function runBatch(roomId: string, lane: Lane, batch: Pending[]): Promise<void> {
+    if (lane.uncertain) {
+      await settle(lane);
+    }
     if (lane.head === undefined) {
       lane.head = (await store.latest([roomId])).get(roomId)?.seq ?? 0;
     }
@@ -139,6 +172,7 @@ export function createSequencer(options: SequencerOptions): Sequencer {
     try {
       await log.append(fresh);
     } catch (error) {
+      lane.uncertain = true;
       const refusal =
         error instanceof AppError
           ? error
@@ -192,7 +226,7 @@ export function createSequencer(options: SequencerOptions): Sequencer {
       }
     } finally {
       lane.running = false;
-      if (lane.queue.length === 0 && lane.recent.size === 0) {
+      if (lane.queue.length === 0 && lane.recent.size === 0 && !lane.uncertain) {
         lanes.delete(roomId);
       }
     }

@@ -100,6 +100,7 @@ export async function openPlatform(
       presence: backplane.presence,
       cache: failSoftCache(backplane.cache, report),
       limiter: failOpenLimiter(backplane.limiter, report),
+      settleLog: () => persister?.caughtUp() ?? Promise.resolve(),
       close: () => closeAll(closers),
     };
   } catch (error) {

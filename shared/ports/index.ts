@@ -20,5 +20,11 @@ export interface Platform {
   presence: Presence;
   cache: Cache;
   limiter: RateLimiter;
+  /**
+   * Resolves once the message store holds everything the message log held when called.
+   * TODO(settle-without-persister): a process that runs no persisting consumer resolves at
+   * once; it should wait on the persisting group's committed offsets instead.
+   */
+  settleLog(): Promise<void>;
   close(): Promise<void>;
 }
