@@ -31,9 +31,13 @@ export interface AtlasConfig {
   kafkaBrokers: readonly string[];
   kafkaTopic: string;
   kafkaPartitions: number;
+  /** Copies of each log partition; 3 in production (with min.insync.replicas 2). */
+  kafkaReplicationFactor: number;
   cassandraContactPoints: readonly string[];
   cassandraDataCenter: string;
   cassandraKeyspace: string;
+  /** Copies of each message in the local data centre when the keyspace is created. */
+  cassandraReplicationFactor: number;
 }
 
 const intFrom = (fallback: number, min: number, max: number) =>
@@ -69,6 +73,8 @@ const EnvSchema = v.object({
   KAFKA_BROKERS: v.optional(v.string(), ''),
   KAFKA_TOPIC: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,200}$/)), 'atlas.messages'),
   KAFKA_PARTITIONS: intFrom(12, 1, 1000),
+  KAFKA_REPLICATION_FACTOR: intFrom(1, 1, 7),
+  CASSANDRA_REPLICATION_FACTOR: intFrom(1, 1, 7),
   CASSANDRA_CONTACT_POINTS: v.optional(v.string(), ''),
   CASSANDRA_DATACENTER: v.optional(v.string(), 'datacenter1'),
   CASSANDRA_KEYSPACE: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]{0,47}$/)), 'atlas'),
@@ -114,8 +120,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafkaBrokers: list(e.KAFKA_BROKERS),
     kafkaTopic: e.KAFKA_TOPIC,
     kafkaPartitions: e.KAFKA_PARTITIONS,
+    kafkaReplicationFactor: e.KAFKA_REPLICATION_FACTOR,
     cassandraContactPoints: list(e.CASSANDRA_CONTACT_POINTS),
     cassandraDataCenter: e.CASSANDRA_DATACENTER,
     cassandraKeyspace: e.CASSANDRA_KEYSPACE,
+    cassandraReplicationFactor: e.CASSANDRA_REPLICATION_FACTOR,
   };
 }

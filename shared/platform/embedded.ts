@@ -20,9 +20,11 @@ export function openEmbeddedPlatform(options: {
       kafkaBrokers: [],
       kafkaTopic: 'atlas.messages',
       kafkaPartitions: 1,
+      kafkaReplicationFactor: 1,
       cassandraContactPoints: [],
       cassandraDataCenter: 'datacenter1',
       cassandraKeyspace: 'atlas',
+      cassandraReplicationFactor: 1,
     },
     { persist: true },
   );

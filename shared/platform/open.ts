@@ -30,9 +30,11 @@ export type PlatformConfig = Pick<
   | 'kafkaBrokers'
   | 'kafkaTopic'
   | 'kafkaPartitions'
+  | 'kafkaReplicationFactor'
   | 'cassandraContactPoints'
   | 'cassandraDataCenter'
   | 'cassandraKeyspace'
+  | 'cassandraReplicationFactor'
 >;
 
 export interface OpenPlatformOptions {
@@ -150,6 +152,7 @@ async function openMessageLog(
       brokers: [...config.kafkaBrokers],
       topic: config.kafkaTopic,
       partitions: config.kafkaPartitions,
+      replicationFactor: config.kafkaReplicationFactor,
       clientId: `atlas-${process.pid}`,
       dlqTopic: `${config.kafkaTopic}.dead-letter`,
       maxAttempts: 5,
@@ -165,6 +168,10 @@ async function openMessageStore(config: PlatformConfig): Promise<MessageStore> {
       contactPoints: [...config.cassandraContactPoints],
       localDataCenter: config.cassandraDataCenter,
       keyspace: config.cassandraKeyspace,
+      replication: {
+        class: 'NetworkTopologyStrategy',
+        [config.cassandraDataCenter]: config.cassandraReplicationFactor,
+      },
     });
   }
   return openFileMessageStore({ dir: join(config.dataDir, 'message-store') });
