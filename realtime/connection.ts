@@ -39,6 +39,7 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly store: MessageStore,
     private readonly onGap: () => void,
+    private readonly onSlowConsumer: () => void = () => undefined,
   ) {
     this.sends = new TokenBucket(limits.sendsPerSecond, limits.sendBurst);
     this.frames = new TokenBucket(limits.framesPerSecond, limits.frameBurst);
@@ -53,6 +54,7 @@ export class Connection {
       return false;
     }
     if (this.peer.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.onSlowConsumer();
       this.close(CloseCode.slowConsumer, 'slow consumer');
       return false;
     }

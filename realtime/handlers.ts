@@ -44,6 +44,10 @@ function reply(
   ref: string | undefined,
 ) {
   if (isAppError(error)) {
+    services.metrics.framesRefused.inc({ code: error.code });
+    if (error.code === 'rate_limited') {
+      services.metrics.rateLimited.inc({ scope: 'ws' });
+    }
     connection.sendError(error.code, error.message, ref);
     return;
   }

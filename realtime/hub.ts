@@ -1,6 +1,7 @@
 import { isAppError } from '../shared/errors.ts';
 import type { RoomEvent, UserEvent } from '../shared/events.ts';
 import type { Logger } from '../shared/log.ts';
+import type { Metrics } from '../shared/metrics.ts';
 import { channels, type MessageStore, type PubSub } from '../shared/ports/index.ts';
 import type { Rooms } from '../shared/rooms/rooms.ts';
 import { CloseCode } from './close-codes.ts';
@@ -19,6 +20,7 @@ export class Hub {
     private readonly pubsub: PubSub,
     private readonly rooms: Rooms,
     private readonly logger: Logger,
+    private readonly metrics: Metrics,
   ) {
     pubsub.onMessage((channel, payload) => this.dispatch(channel, payload));
   }
@@ -138,6 +140,10 @@ export class Hub {
       case 'message': {
         // Serialised once for every connection of the room.
         const frame = messageFrame(event.message);
+        this.metrics.fanoutSeconds.observe(
+          Math.max(0, Date.now() - Date.parse(event.message.createdAt)) / 1000,
+        );
+        this.metrics.deliveries.inc(targets.size);
         for (const connection of targets) {
           connection.rooms.get(roomId)?.live(event.message, frame);
         }

@@ -45,8 +45,8 @@ function contextOf(peer: Peer): PeerContext {
 }
 
 export function createRealtimeNode(services: Services, nodeId: string): RealtimeNode {
-  const { config, platform, rooms, logger } = services;
-  const hub = new Hub(platform.pubsub, rooms, logger);
+  const { config, platform, rooms, logger, metrics } = services;
+  const hub = new Hub(platform.pubsub, rooms, logger, metrics);
   const presence = createPresenceTracker(services, hub, nodeId);
   const limits: ConnectionLimits = {
     ...DEFAULT_LIMITS,
@@ -63,6 +63,11 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
       logger.error({ err: error }, 'catch-up after backplane reconnect failed');
     });
   });
+
+  function refusal(error: AppError): Response {
+    metrics.upgradesRefused.inc({ code: error.code });
+    return refusalResponse(error);
+  }
 
   const adapter = crossws({
     serverOptions: { maxPayload: MAX_FRAME_BYTES },
@@ -106,9 +111,14 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
           context.expiresAt,
           limits,
           platform.messageStore,
-          () => gaps++,
+          () => {
+            gaps++;
+            metrics.gaps.inc();
+          },
+          () => metrics.slowConsumers.inc(),
         );
         context.connection = connection;
+        metrics.connections.inc();
         connection.expireAt(context.expiresAt);
         let setupDone!: () => void;
         connection.ready = new Promise<void>((resolve) => (setupDone = resolve));
@@ -149,7 +159,9 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
         if (connection.closing) {
           return;
         }
+        metrics.framesIn.inc();
         if (!connection.frames.take()) {
+          metrics.rateLimited.inc({ scope: 'ws' });
           connection.sendError('rate_limited', 'too many frames', undefined);
           return;
         }
@@ -177,6 +189,7 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
         }
         connection.closing = true;
         connection.dispose();
+        metrics.connections.dec();
         hub.remove(connection);
         await presence.closed(connection);
       },
@@ -234,7 +247,7 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
   } as RealtimeNode;
 }
 
-function refusal(error: AppError): Response {
+function refusalResponse(error: AppError): Response {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (error.retryAfterSeconds !== undefined) {
     headers['retry-after'] = String(Math.ceil(error.retryAfterSeconds));

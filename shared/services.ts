@@ -13,6 +13,7 @@ import type { AtlasConfig } from './config.ts';
 import { AppError } from './errors.ts';
 import { createEvents, type Events } from './events.ts';
 import type { Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import type { Platform } from './ports/index.ts';
 import { createRooms, type Rooms } from './rooms/rooms.ts';
 import { createSocial } from './social/social.ts';
@@ -23,6 +24,7 @@ export interface Services {
   config: AtlasConfig;
   platform: Platform;
   logger: Logger;
+  metrics: Metrics;
   keys: SigningKeys;
   accounts: Accounts;
   sessions: Sessions;
@@ -45,6 +47,7 @@ export async function createServices(
   config: AtlasConfig,
   platform: Platform,
   logger: Logger,
+  metrics: Metrics = createMetrics(),
 ): Promise<Services> {
   const keys = config.signingKeyJwk
     ? await signingKeysFromJson(config.signingKeyJwk)
@@ -83,8 +86,15 @@ export async function createServices(
   const sequencer = createSequencer({
     log: platform.messageLog,
     store: platform.messageStore,
-    onAccepted: (message) => void events.toRoom(message.roomId, { t: 'message', message }),
-    onStoreError: (error) => logger.error({ err: error }, 'message store write failed'),
+    onAccepted: (message) => {
+      metrics.messagesAccepted.inc();
+      void events.toRoom(message.roomId, { t: 'message', message });
+    },
+    onStoreError: (error) => {
+      metrics.storeErrors.inc();
+      logger.error({ err: error }, 'message store write failed');
+    },
+    onAppendFailure: () => metrics.appendFailures.inc(),
     settleLog: () => platform.settleLog(),
   });
   const messaging = createMessaging({
@@ -93,12 +103,14 @@ export async function createServices(
     sequencer,
     events,
     report: (error) => logger.warn({ err: error }, 'moving the sender read marker failed'),
+    onDuplicate: () => metrics.dedupeHits.inc(),
   });
 
   return {
     config,
     platform,
     logger,
+    metrics,
     keys,
     accounts,
     sessions,

@@ -583,3 +583,42 @@ describe('frames sent before the hello', () => {
     socket.close();
   });
 });
+
+describe('metrics', () => {
+  it('exports what the node did in Prometheus text at /metrics', async () => {
+    const before = await scrape();
+    const a = await TestSocket.connect(server.wsUrl(alice));
+    const b = await TestSocket.connect(server.wsUrl(bob));
+    await sendAndAck(a, dmId, 'metrics-1', 'counted');
+    await sendAndAck(a, dmId, 'metrics-1', 'counted');
+    await b.next(
+      (f) =>
+        f.type === 'message' &&
+        (f['message'] as { clientMsgId: string }).clientMsgId === 'metrics-1',
+    );
+    await assert.rejects(TestSocket.open(`${server.url.replace('http', 'ws')}/ws`));
+    const after = await scrape();
+    const grew = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    assert.equal(grew('atlas_messages_accepted_total'), 1);
+    assert.equal(grew('atlas_dedupe_hits_total'), 1);
+    assert.ok(grew('atlas_ws_deliveries_total') >= 2, 'to bob and back to alice');
+    assert.equal(grew('atlas_ws_upgrades_refused_total{code="unauthorized"}'), 1);
+    assert.ok((after.get('atlas_ws_connections') ?? 0) >= 2);
+    assert.ok((after.get('atlas_fanout_seconds_count') ?? 0) >= 1);
+    a.close();
+    b.close();
+  });
+});
+
+async function scrape(): Promise<Map<string, number>> {
+  const response = await fetch(`${server.url}/metrics`);
+  assert.equal(response.status, 200);
+  const values = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    const match = /^(\S+) (\S+)$/.exec(line);
+    if (match?.[1] && match[2] && !line.startsWith('#')) {
+      values.set(match[1], Number(match[2]));
+    }
+  }
+  return values;
+}

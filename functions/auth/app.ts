@@ -30,7 +30,7 @@ export interface AuthAppOptions {
 /** Registration, login, token refresh and logout, plus the public keys that verify tokens. */
 export function createAuthApp(services: Services, options: AuthAppOptions): Hono<ApiEnv> {
   const { accounts, sessions, social, platform } = services;
-  const app = createApiApp(services.logger);
+  const app = createApiApp(services.logger, services.metrics);
 
   async function issueTokens(userId: string, sessionId: string, refreshToken: string) {
     return {

@@ -48,7 +48,7 @@ const REST_SENDS_PER_WINDOW = 100;
 /** Rooms, DMs, history, sending and read markers. */
 export function createChatApp(services: Services): Hono<ApiEnv> {
   const { rooms, messaging, platform, social } = services;
-  const app = createApiApp(services.logger);
+  const app = createApiApp(services.logger, services.metrics);
   // In Hono '/api/rooms/*' also matches '/api/rooms' itself.
   const authenticated = requireAuth(services.authenticate, platform.limiter);
   app.use('/api/rooms/*', authenticated);

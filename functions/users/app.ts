@@ -34,7 +34,7 @@ const FriendRequestSchema = v.object({ userId: IdSchema });
  */
 export function createUsersApp(services: Services): Hono<ApiEnv> {
   const { social } = services;
-  const app = createApiApp(services.logger);
+  const app = createApiApp(services.logger, services.metrics);
   const authenticated = requireAuth(services.authenticate, services.platform.limiter);
   // In Hono, `/x/*` also matches `/x` itself.
   app.use('/api/me/*', authenticated);

@@ -27,6 +27,7 @@ export function createMessaging(deps: {
   sequencer: Sequencer;
   events: Events;
   report: (error: unknown) => void;
+  onDuplicate?: () => void;
 }): Messaging {
   const { rooms, store, sequencer, events } = deps;
   const reportReadError = deps.report;
@@ -34,7 +35,9 @@ export function createMessaging(deps: {
     async send(userId, roomId, clientMsgId, body) {
       await rooms.assertCanWrite(roomId, userId);
       const result = await sequencer.submit({ roomId, senderId: userId, clientMsgId, body });
-      if (!result.duplicate) {
+      if (result.duplicate) {
+        deps.onDuplicate?.();
+      } else {
         // Whoever writes a message has read the room up to it. Not awaited: the ack must not
         // wait for it, and a failure only leaves the sender's own message counted as unread.
         // TODO(write-amplification): one relational write per message; coalesce per batch.

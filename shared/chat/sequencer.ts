@@ -23,6 +23,8 @@ export interface SequencerOptions {
   store: MessageStore;
   /** Called, in seq order per room, for each newly accepted message once it is durable. */
   onAccepted: (message: ChatMessage) => void;
+  /** Called for each batch the log refused. */
+  onAppendFailure?: () => void;
   /** Called when the store refused a write that the log already holds (it is replayed later). */
   onStoreError: (error: unknown) => void;
   /**
@@ -173,6 +175,7 @@ export function createSequencer(options: SequencerOptions): Sequencer {
       await log.append(fresh);
     } catch (error) {
       lane.uncertain = true;
+      options.onAppendFailure?.();
       const refusal =
         error instanceof AppError
           ? error

@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { AccessClaims } from '../auth/access-tokens.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { RateLimiter } from '../ports/cache.ts';
 import { createErrorHandler, errorResponse, notFound } from './errors.ts';
 
@@ -15,7 +16,7 @@ export interface ApiEnv {
 export type Authenticate = (token: string) => Promise<AccessClaims>;
 
 /** A Hono app with the shared error mapping, request ids and JSON 404s. */
-export function createApiApp(logger: Logger): Hono<ApiEnv> {
+export function createApiApp(logger: Logger, metrics?: Metrics): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.use(async function assignRequestId(c, next) {
     const given = c.req.header('x-request-id');
@@ -25,12 +26,19 @@ export function createApiApp(logger: Logger): Hono<ApiEnv> {
     await next();
   });
   app.onError(
-    createErrorHandler((error, c) => {
-      logger.error(
-        { err: error, request_id: c.get('requestId'), path: c.req.path },
-        'request failed',
-      );
-    }),
+    createErrorHandler(
+      (error, c) => {
+        logger.error(
+          { err: error, request_id: c.get('requestId'), path: c.req.path },
+          'request failed',
+        );
+      },
+      (code) => {
+        if (code === 'rate_limited' || code === 'login_throttled') {
+          metrics?.rateLimited.inc({ scope: 'http' });
+        }
+      },
+    ),
   );
   app.notFound(notFound);
   return app;

@@ -19,9 +19,13 @@ export function errorResponse(c: Context, error: AppError): Response {
  * The one place where failures become HTTP responses. Domain errors keep their code; anything
  * unexpected is logged by the caller-supplied reporter and answered as `internal`.
  */
-export function createErrorHandler(report: (error: unknown, c: Context) => void) {
+export function createErrorHandler(
+  report: (error: unknown, c: Context) => void,
+  count: (code: ErrorCode) => void = () => undefined,
+) {
   return function handleError(error: Error, c: Context): Response {
     if (error instanceof AppError) {
+      count(error.code);
       return errorResponse(c, error);
     }
     if (error instanceof HTTPException) {

@@ -44,6 +44,8 @@ export interface OpenPlatformOptions {
    */
   persist: boolean;
   logger?: Logger;
+  /** Counts each failed call to the cache, the limiter or pub/sub. */
+  onBackplaneError?: (operation: string) => void;
 }
 
 /** What each part of the platform runs on, for start-up logs and /readyz. */
@@ -89,11 +91,13 @@ export async function openPlatform(
       await persister.caughtUp();
     }
 
-    const report = (error: unknown, operation: string) =>
+    const report = (error: unknown, operation: string) => {
+      options.onBackplaneError?.(operation);
       options.logger?.warn(
         { err: error, operation },
         'backplane call failed; continuing without it',
       );
+    };
     return {
       sql,
       messageLog,

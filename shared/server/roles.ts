@@ -31,6 +31,10 @@ export function createRoleApp(services: Services, roles: readonly Role[], nodeId
   const realtime = roles.includes('realtime') ? createRealtimeNode(services, nodeId) : undefined;
   let draining = false;
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', services.metrics.registry.contentType);
+    return c.body(await services.metrics.registry.metrics());
+  });
   app.get('/readyz', (c) =>
     draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ready', roles }),
   );

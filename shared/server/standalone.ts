@@ -1,5 +1,6 @@
 import type { AtlasConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
+import { createMetrics } from '../metrics.ts';
 import { describePlatform, openPlatform } from '../platform/open.ts';
 import type { RealtimeNode } from '../../realtime/node.ts';
 import { createServices, type Services } from '../services.ts';
@@ -39,9 +40,14 @@ export async function startStandalone(
     config.logLevel,
     roles.length === ROLES.length ? 'atlas' : roles.join('+'),
   );
-  const platform = await openPlatform(config, { persist: true, logger });
+  const metrics = createMetrics();
+  const platform = await openPlatform(config, {
+    persist: true,
+    logger,
+    onBackplaneError: (operation) => metrics.backplaneErrors.inc({ operation }),
+  });
   logger.info(describePlatform(config), 'platform open');
-  const services = await createServices(config, platform, logger);
+  const services = await createServices(config, platform, logger, metrics);
   const roleApp = createRoleApp(services, roles, `node-${process.pid}`);
   if (options.web ?? true) {
     await serveWebAssets(roleApp.app, logger);
