@@ -51,7 +51,7 @@ export class SyncSession {
     return this.#next();
   }
 
-  /** Whether a reply's `ref` answers this session's outstanding frame. */
+  /** Whether a reply's `ref` answers the sync round in flight. */
   owns(ref: string | undefined): boolean {
     return ref !== undefined && ref === this.#ref;
   }
