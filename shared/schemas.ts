@@ -16,15 +16,24 @@ export const wellFormed = v.check<string, string>(
  */
 export const noControlCharacters = v.check<string, string>(
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  (text) => !/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(text),
+  (text) => !/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(text),
   'must not contain control or bidi override characters',
 );
 
-/** Message text may hold tabs and line breaks, but no other C0 control or DEL. */
+/**
+ * Message text may hold tabs, line breaks and the bidi marks right-to-left writers use, but no
+ * other C0/C1 control and no override (U+202D/U+202E), which makes "exe.pdf" out of "fdp.exe".
+ */
 const noBinaryControls = v.check<string, string>(
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  (text) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text),
+  (text) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202d\u202e]/.test(text),
   'must not contain control characters other than tab and line breaks',
+);
+
+/** Something a reader can see: not only spaces and invisible format characters. */
+export const visible = v.check<string, string>(
+  (text) => /[^\s\p{Default_Ignorable_Code_Point}]/u.test(text),
+  'must not be empty or blank',
 );
 
 export const MAX_BODY_CHARACTERS = 4000;
@@ -33,7 +42,7 @@ export const MessageBodySchema = v.pipe(
   v.string(),
   wellFormed,
   noBinaryControls,
-  v.check((text) => text.trim().length > 0, 'must not be empty or blank'),
+  visible,
   v.check(
     (text) => codePointLength(text) <= MAX_BODY_CHARACTERS,
     `must be at most ${MAX_BODY_CHARACTERS} characters`,
@@ -69,7 +78,7 @@ export const DisplayNameSchema = v.pipe(
   wellFormed,
   noControlCharacters,
   v.trim(),
-  v.minLength(1, 'must not be empty'),
+  visible,
   v.maxLength(64, 'must be at most 64 characters'),
 );
 
@@ -78,6 +87,6 @@ export const RoomNameSchema = v.pipe(
   wellFormed,
   noControlCharacters,
   v.trim(),
-  v.minLength(1, 'must not be empty'),
+  visible,
   v.maxLength(100, 'must be at most 100 characters'),
 );

@@ -1104,4 +1104,25 @@ describe('blocks and groups', () => {
     });
     assert.equal(reverse.status, 403);
   });
+
+  it('keeps blocked pairs apart whoever adds them: another member, or a group made with both', async () => {
+    const app = createChatApp(services);
+    const [alice, bob, eve] = await Promise.all([1, 2, 3].map(() => registerUser(services)));
+    await services.social.block(bob!.userId, eve!.userId);
+    const post = (user: TestUser, path: string, body: unknown) =>
+      app.request(path, { method: 'POST', headers: bearer(user), body: JSON.stringify(body) });
+    const both = await post(alice!, '/api/rooms', {
+      name: 'both',
+      memberIds: [bob!.userId, eve!.userId],
+    });
+    assert.equal(both.status, 403);
+    const made = await post(eve!, '/api/rooms', {
+      name: 'eve and alice',
+      memberIds: [alice!.userId],
+    });
+    const { room } = (await made.json()) as { room: { id: string } };
+    const added = await post(alice!, `/api/rooms/${room.id}/members`, { userIds: [bob!.userId] });
+    assert.equal(added.status, 403);
+    assert.equal(((await added.json()) as { error: { code: string } }).error.code, 'blocked');
+  });
 });

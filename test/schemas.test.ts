@@ -33,7 +33,18 @@ describe('shared input rules', () => {
     assert.equal(ok(MessageBodySchema, 'one\ntwo\r\n\tthree'), true);
     assert.equal(ok(MessageBodySchema, '👋'.repeat(4000)), true);
     assert.equal(ok(MessageBodySchema, '👋'.repeat(4001)), false);
-    for (const bad of ['', ' \n\t ', 'bell\u0007', 'nul\u0000', 'del\u007f', 'lone \udc00']) {
+    assert.equal(ok(MessageBodySchema, 'שלום \u200f(RTL mark) ok'), true);
+    for (const bad of [
+      '',
+      ' \n\t ',
+      '\u200b\u200b',
+      'bell\u0007',
+      'nul\u0000',
+      'del\u007f',
+      'csi\u009b',
+      'invoice_\u202efdp.exe',
+      'lone \udc00',
+    ]) {
       assert.equal(ok(MessageBodySchema, bad), false, JSON.stringify(bad));
     }
   });

@@ -129,23 +129,25 @@ export function createRooms(deps: {
   }
 
   /**
-   * A user cannot put someone into a group with them if either blocked the other: a block must
-   * not be escaped by starting a group instead of a DM.
+   * Nobody joins a group together with someone they blocked or who blocked them, whoever adds
+   * them: a block must not be escaped by starting or filling a group instead of a DM.
    */
-  async function assertNoBlocks(actorId: string, ids: readonly string[]): Promise<void> {
-    const others = ids.filter((id) => id !== actorId);
-    if (others.length === 0) {
+  async function assertNoBlocks(
+    joining: readonly string[],
+    together: readonly string[],
+  ): Promise<void> {
+    if (joining.length === 0) {
       return;
     }
     const rows = await sql.query(
       `SELECT 1 FROM blocks
-        WHERE (blocker_id = $1 AND blocked_id = ANY($2::uuid[]))
-           OR (blocked_id = $1 AND blocker_id = ANY($2::uuid[]))
+        WHERE (blocker_id = ANY($1::uuid[]) AND blocked_id = ANY($2::uuid[]))
+           OR (blocked_id = ANY($1::uuid[]) AND blocker_id = ANY($2::uuid[]))
         LIMIT 1`,
-      [actorId, others],
+      [[...joining], [...new Set([...joining, ...together])]],
     );
     if (rows.length > 0) {
-      throw new AppError('blocked', 'a block stands between you and one of these users');
+      throw new AppError('blocked', 'a block stands between some of these users');
     }
   }
 
@@ -225,7 +227,7 @@ export function createRooms(deps: {
       if (missing.length > 0) {
         throw new AppError('not_found', 'some members do not exist');
       }
-      await assertNoBlocks(ownerId, ids);
+      await assertNoBlocks(ids, ids);
       const roomId = newId();
       await sql.transaction(async (tx) => {
         await tx.query(
@@ -308,7 +310,7 @@ export function createRooms(deps: {
       if (found.size !== added.length) {
         throw new AppError('not_found', 'some members do not exist');
       }
-      await assertNoBlocks(userId, added);
+      await assertNoBlocks(added, current);
       if (added.length > 0) {
         await sql.query(
           `INSERT INTO memberships (room_id, user_id) SELECT $1, unnest($2::uuid[])
