@@ -32,8 +32,11 @@ export function createPresenceTracker(services: Services, hub: Hub, nodeId: stri
           connection.id,
           nodeId,
         );
-        const audience = await social.presenceAudience(connection.userId);
-        const online = await platform.presence.online(audience);
+        const [audience, watched] = await Promise.all([
+          social.presenceAudience(connection.userId),
+          social.presenceVisibleTo(connection.userId),
+        ]);
+        const online = await platform.presence.online(watched);
         for (const userId of online) {
           connection.send({ type: 'presence', userId, status: 'online', lastSeenAt: null });
         }

@@ -450,7 +450,10 @@ describe('sync, typing, read markers, membership and presence', () => {
   it('tells DM partners when a user comes online and goes offline', async () => {
     const dave = await registerUser(server.services);
     const erin = await registerUser(server.services);
-    await openDm(dave, erin);
+    const room = await openDm(dave, erin);
+    // A DM shares presence once its user wrote in it.
+    await server.services.messaging.send(dave.userId, room, 'presence-hello', 'hello');
+    await server.services.rooms.markSent(room, dave.userId, 1);
     const e = await TestSocket.connect(server.wsUrl(erin));
     const d1 = await TestSocket.connect(server.wsUrl(dave));
     const online = await e.next((f) => f.type === 'presence' && f['userId'] === dave.userId);

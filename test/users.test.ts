@@ -362,12 +362,18 @@ describe('GET /api/users/:id', () => {
       lastSeenAt: null,
     });
 
-    // Presence is for contacts only: a stranger sees neither online nor last seen.
+    // Presence is for contacts only: a stranger sees neither online nor last seen, and opening
+    // a DM does not change that; the target writing in it does.
     await services.platform.presence.connect(target.userId, 'conn-1', 'node-1');
     const stranger = (await call('GET', `/api/users/${target.userId}`, { as: viewer })).body
       .user as PublicUser;
     assert.equal(stranger.online, false);
-    await services.rooms.openDm(viewer.userId, target.userId);
+    const dm = await services.rooms.openDm(viewer.userId, target.userId);
+    const silent = (await call('GET', `/api/users/${target.userId}`, { as: viewer })).body
+      .user as PublicUser;
+    assert.equal(silent.online, false);
+    await services.messaging.send(target.userId, dm.id, 'hi-viewer', 'hi');
+    await services.rooms.markSent(dm.id, target.userId, 1);
     const online = (await call('GET', `/api/users/${target.userId}`, { as: viewer })).body
       .user as PublicUser;
     assert.equal(online.online, true);
@@ -818,10 +824,17 @@ describe('contacts and presence audience', () => {
     assert.deepEqual(ids(afterBlock.body.contacts).sort(), [friend.userId, partner.userId].sort());
     assert.deepEqual((await call('GET', '/api/me/contacts', { as: blocker })).body.contacts, []);
 
+    // An open but silent DM shares no presence; writing in it does, from the writer's side.
+    assert.deepEqual(await services.social.presenceAudience(ann.userId), [friend.userId]);
+    const dm = await services.rooms.openDm(ann.userId, partner.userId);
+    await services.messaging.send(ann.userId, dm.id, 'hello-partner', 'hello');
+    await services.rooms.markSent(dm.id, ann.userId, 1);
     assert.deepEqual(
       (await services.social.presenceAudience(ann.userId)).sort(),
       [friend.userId, partner.userId].sort(),
     );
+    assert.deepEqual(await services.social.presenceVisibleTo(partner.userId), [ann.userId]);
+    assert.deepEqual(await services.social.presenceVisibleTo(ann.userId), [friend.userId]);
     assert.deepEqual(await services.social.presenceAudience(blocker.userId), []);
     assert.deepEqual(await services.social.presenceAudience(stranger.userId), []);
   });

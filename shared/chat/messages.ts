@@ -41,7 +41,7 @@ export function createMessaging(deps: {
         // Whoever writes a message has read the room up to it. Not awaited: the ack must not
         // wait for it, and a failure only leaves the sender's own message counted as unread.
         // TODO(write-amplification): one relational write per message; coalesce per batch.
-        rooms.markRead(roomId, userId, result.message.seq, false).catch(reportReadError);
+        rooms.markSent(roomId, userId, result.message.seq).catch(reportReadError);
       }
       return result;
     },

@@ -86,4 +86,12 @@ export const migrations: readonly Migration[] = [
       `CREATE INDEX memberships_user ON memberships (user_id)`,
     ],
   },
+  {
+    id: '0004_membership_posted',
+    statements: [
+      // Whether the member has written in the room: opening a DM alone does not make someone a
+      // contact whose presence is shared; writing in it does.
+      `ALTER TABLE memberships ADD COLUMN posted boolean NOT NULL DEFAULT false`,
+    ],
+  },
 ];

@@ -43,6 +43,8 @@ export interface Rooms {
    * already sees the message itself, so the event would double the room's traffic).
    */
   markRead(roomId: string, userId: string, seq: number, announce?: boolean): Promise<number>;
+  /** The user wrote message `seq`: they have read up to it and have now posted in the room. */
+  markSent(roomId: string, userId: string, seq: number): Promise<void>;
   /** Every member's read marker (members only: `not_member` otherwise). */
   readMarkers(roomId: string, viewerId: string): Promise<Map<string, number>>;
   /** Ids of users that share a DM with `userId`. */
@@ -376,6 +378,14 @@ export function createRooms(deps: {
         await events.toRoom(roomId, { t: 'read', roomId, userId, seq: readSeq });
       }
       return readSeq;
+    },
+
+    async markSent(roomId, userId, seq) {
+      await sql.query(
+        `UPDATE memberships SET read_seq = GREATEST(read_seq, $3), posted = true
+          WHERE room_id = $1 AND user_id = $2`,
+        [roomId, userId, seq],
+      );
     },
 
     async readMarkers(roomId, viewerId) {

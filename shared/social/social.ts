@@ -74,36 +74,82 @@ export function createSocial(deps: {
     return list.map((record) => toPublicUser(record, online.has(record.id), hidden.has(record.id)));
   }
 
-  /** Friends and DM partners, minus anyone blocked either way. */
-  async function contactIds(userId: string): Promise<string[]> {
-    const [friendRows, partners, blockRows] = await Promise.all([
-      sql.query<{ id: string }>('SELECT friend_id AS id FROM friendships WHERE user_id = $1', [
-        userId,
-      ]),
-      rooms.dmPartners(userId),
-      sql.query<{ id: string }>(
-        `SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1
-         UNION SELECT blocker_id AS id FROM blocks WHERE blocked_id = $1`,
-        [userId],
-      ),
-    ]);
-    const excluded = new Set(blockRows.map((row) => row.id));
-    excluded.add(userId);
-    const ids = new Set([...friendRows.map((row) => row.id), ...partners]);
-    return [...ids].filter((id) => !excluded.has(id));
+  /** Ids blocked by `userId` or blocking them, and the user themself. */
+  async function excludedFor(userId: string): Promise<Set<string>> {
+    const rows = await sql.query<{ id: string }>(
+      `SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1
+       UNION SELECT blocker_id AS id FROM blocks WHERE blocked_id = $1`,
+      [userId],
+    );
+    return new Set([userId, ...rows.map((row) => row.id)]);
+  }
+
+  async function friendIds(userId: string): Promise<string[]> {
+    const rows = await sql.query<{ id: string }>(
+      'SELECT friend_id AS id FROM friendships WHERE user_id = $1',
+      [userId],
+    );
+    return rows.map((row) => row.id);
   }
 
   /**
-   * Ids among `ids` whose presence `viewerId` may not see: everyone outside the viewer's
-   * contacts. Contacts are symmetric (friendship, a shared DM, blocks either way), so this is
-   * also "the viewer is not in their presence audience".
+   * The other members of `userId`'s DMs in which `writer` ('self' or 'other') has posted: a DM
+   * shares presence only once someone wrote in it, so opening one cannot be used to watch a
+   * stranger come and go.
+   */
+  async function dmPartnersWherePosted(
+    userId: string,
+    writer: 'self' | 'other',
+  ): Promise<string[]> {
+    const rows = await sql.query<{ id: string }>(
+      `SELECT other.user_id AS id FROM memberships mine
+         JOIN rooms r ON r.id = mine.room_id AND r.kind = 'dm'
+         JOIN memberships other ON other.room_id = mine.room_id AND other.user_id <> $1
+        WHERE mine.user_id = $1 AND ${writer === 'self' ? 'mine.posted' : 'other.posted'}`,
+      [userId],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** Friends and DM partners, minus anyone blocked either way. */
+  async function contactIds(userId: string): Promise<string[]> {
+    const [friends, partners, excluded] = await Promise.all([
+      friendIds(userId),
+      rooms.dmPartners(userId),
+      excludedFor(userId),
+    ]);
+    return [...new Set([...friends, ...partners])].filter((id) => !excluded.has(id));
+  }
+
+  /** Who is told about `userId`'s presence: friends, and DM partners `userId` wrote to. */
+  async function presenceAudience(userId: string): Promise<string[]> {
+    const [friends, partners, excluded] = await Promise.all([
+      friendIds(userId),
+      dmPartnersWherePosted(userId, 'self'),
+      excludedFor(userId),
+    ]);
+    return [...new Set([...friends, ...partners])].filter((id) => !excluded.has(id));
+  }
+
+  /**
+   * Ids among `ids` whose presence `viewerId` may not see: all but the viewer's friends and the
+   * DM partners who wrote to the viewer (the mirror of presenceAudience), minus blocks.
    */
   async function outsideAudience(viewerId: string, ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) {
       return new Set();
     }
-    const contacts = new Set(await contactIds(viewerId));
-    return new Set(ids.filter((id) => id !== viewerId && !contacts.has(id)));
+    const visible = new Set(await presenceVisibleTo(viewerId));
+    return new Set(ids.filter((id) => id !== viewerId && !visible.has(id)));
+  }
+
+  async function presenceVisibleTo(viewerId: string): Promise<string[]> {
+    const [friends, writers, excluded] = await Promise.all([
+      friendIds(viewerId),
+      dmPartnersWherePosted(viewerId, 'other'),
+      excludedFor(viewerId),
+    ]);
+    return [...new Set([...friends, ...writers])].filter((id) => !excluded.has(id));
   }
 
   async function me(userId: string): Promise<OwnUser> {
@@ -234,7 +280,8 @@ export function createSocial(deps: {
       return publicUsers(found);
     },
 
-    presenceAudience: contactIds,
+    presenceAudience,
+    presenceVisibleTo,
 
     async recordLastSeen(userId, at) {
       const rows = await sql.query<{ show_last_seen: boolean }>(

@@ -45,8 +45,13 @@ export interface Social {
   unblock(userId: string, targetId: string): Promise<void>;
   /** Friends plus everyone the user shares a DM with. */
   contacts(userId: string): Promise<PublicUser[]>;
-  /** Who is told about this user's presence: contacts, minus anyone blocked either way. */
+  /**
+   * Who is told about this user's presence: friends, and DM partners this user wrote to,
+   * minus anyone blocked either way.
+   */
   presenceAudience(userId: string): Promise<string[]>;
+  /** The mirror: whose presence this user may see (friends, DM partners who wrote to them). */
+  presenceVisibleTo(viewerId: string): Promise<string[]>;
   /** The time a user went offline, shown to others unless hidden. */
   recordLastSeen(userId: string, at: Date): Promise<string | null>;
 }
