@@ -30,6 +30,21 @@ export function createRoleApp(services: Services, roles: readonly Role[], nodeId
   app.notFound(notFound);
   const realtime = roles.includes('realtime') ? createRealtimeNode(services, nodeId) : undefined;
   let draining = false;
+  app.use(async function accessLog(c, next) {
+    const started = performance.now();
+    await next();
+    // The path only: queries may carry tokens (never on these routes, but never logged either).
+    services.logger.info(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        duration_ms: Math.round((performance.now() - started) * 10) / 10,
+        request_id: c.res.headers.get('x-request-id') ?? undefined,
+      },
+      'request',
+    );
+  });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', async (c) => {
     c.header('Content-Type', services.metrics.registry.contentType);
