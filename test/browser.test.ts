@@ -432,9 +432,9 @@ test(
         await waitForText(alice.getByTestId('room-title'), 'Sunday plans');
         await roomItem(bob, 'Sunday plans').waitFor();
 
-        // Unbroken text and stacked combining marks stay inside the bubble; an override
-        // character inside the body does not leak into the rest of the page.
-        const long = `\u202e${'x'.repeat(300)}${'a\u0301\u0302\u0303'.repeat(40)}`;
+        // Unbroken text and stacked combining marks stay inside the bubble; a right-to-left mark
+        // inside the body does not leak into the rest of the page (overrides are refused).
+        const long = `\u200f${'x'.repeat(300)}${'a\u0301\u0302\u0303'.repeat(40)}`;
         await send(alice, long);
         const bubble = alice
           .locator('[data-testid="message"][data-status="sent"] [data-testid="message-body"]')
