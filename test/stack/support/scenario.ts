@@ -136,7 +136,9 @@ export async function runUsersAndRoomsScenario(services: Services): Promise<unkn
   await step('alice contacts', () => social.contacts(alice));
   await step('bob last seen', () => social.recordLastSeen(bob, new Date(Date.UTC(2025, 0, 2))));
 
-  const group = await rooms.createGroup(alice, 'Team', [bob, carol]);
+  // carol blocked bob above, so a group holding both is refused; that refusal is a step too.
+  await step('group with a blocked pair', () => rooms.createGroup(alice, 'Team', [bob, carol]));
+  const group = await rooms.createGroup(alice, 'Team', [bob]);
   names.set(group.id, 'group');
   transcript.push(['group', group]);
   const dm = await rooms.openDm(alice, bob);
