@@ -1,6 +1,7 @@
 import { AppError } from '../errors.ts';
 import type { Events } from '../events.ts';
 import { newId } from '../ids.ts';
+import { createRoomGuards } from './guards.ts';
 import { createRoomViews } from './views.ts';
 import type { Cache, ChatMessage, MessageStore, Sql } from '../ports/index.ts';
 
@@ -121,49 +122,7 @@ export function createRooms(deps: {
     return rows[0];
   }
 
-  async function blockedEitherWay(a: string, b: string): Promise<boolean> {
-    const rows = await sql.query(
-      `SELECT 1 FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2)
-                               OR (blocker_id = $2 AND blocked_id = $1) LIMIT 1`,
-      [a, b],
-    );
-    return rows.length > 0;
-  }
-
-  /**
-   * Nobody joins a group together with someone they blocked or who blocked them, whoever adds
-   * them: a block must not be escaped by starting or filling a group instead of a DM.
-   */
-  async function assertNoBlocks(
-    joining: readonly string[],
-    together: readonly string[],
-  ): Promise<void> {
-    if (joining.length === 0) {
-      return;
-    }
-    const rows = await sql.query(
-      `SELECT 1 FROM blocks
-        WHERE (blocker_id = ANY($1::uuid[]) AND blocked_id = ANY($2::uuid[]))
-           OR (blocked_id = ANY($1::uuid[]) AND blocker_id = ANY($2::uuid[]))
-        LIMIT 1`,
-      [[...joining], [...new Set([...joining, ...together])]],
-    );
-    if (rows.length > 0) {
-      throw new AppError('blocked', 'a block stands between some of these users');
-    }
-  }
-
-  async function existingUsers(ids: readonly string[]): Promise<Set<string>> {
-    if (ids.length === 0) {
-      return new Set();
-    }
-    const rows = await sql.query<{ id: string }>(
-      'SELECT id FROM users WHERE id = ANY($1::uuid[])',
-      [[...ids]],
-    );
-    return new Set(rows.map((row) => row.id));
-  }
-
+  const { blockedEitherWay, assertNoBlocks, existingUsers } = createRoomGuards(sql);
   const views = createRoomViews({ sql, store, memberIds });
 
   async function view(roomId: string, userId: string): Promise<RoomView> {
