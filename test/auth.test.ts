@@ -19,12 +19,12 @@ import { createAuthApp } from '../functions/auth/app.ts';
 import { createUsersApp } from '../functions/users/app.ts';
 import { SIGNING_ALGORITHM } from '../shared/auth/keys.ts';
 import { sha256Base64url } from '../shared/encoding.ts';
-import type { ErrorCode } from '../shared/errors.ts';
 import type { ApiEnv } from '../shared/http/app.ts';
 import { MAX_JSON_BODY_BYTES } from '../shared/http/validate.ts';
 import { isId } from '../shared/ids.ts';
 import type { Services } from '../shared/services.ts';
 import { createTestServices, registerUser, type TestUser } from './support/services.ts';
+import { assertError, type Reply } from './support/api.ts';
 
 /** The address the main auth app sees for every request (TEST-NET-3, never a real client). */
 const CLIENT_ADDRESS = '203.0.113.7';
@@ -64,12 +64,6 @@ let nameCount = 0;
 function uniqueName(label: string): string {
   nameCount += 1;
   return `${label}_${nameCount}_${Math.random().toString(36).slice(2, 7)}`;
-}
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown>;
 }
 
 interface CallOptions {
@@ -120,17 +114,6 @@ function auth(path: string, options: CallOptions & { address?: string } = {}): P
 /** The protected route that proves a token is honoured. */
 function me(token: string): Promise<Reply> {
   return request(usersApp, 'GET', '/api/me', { token });
-}
-
-function assertError(reply: Reply, status: number, code: ErrorCode): void {
-  const error = reply.body.error as { code?: unknown; message?: unknown } | undefined;
-  assert.equal(
-    error?.code,
-    code,
-    `expected ${code}, got ${reply.status} ${JSON.stringify(reply.body)}`,
-  );
-  assert.equal(reply.status, status);
-  assert.equal(typeof error?.message, 'string');
 }
 
 interface Tokens {

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Hono } from 'hono';
 import { createChatApp } from '../functions/chat/app.ts';
-import type { ErrorCode } from '../shared/errors.ts';
 import type { ApiEnv } from '../shared/http/app.ts';
 import { isId } from '../shared/ids.ts';
 import type { ChatMessage } from '../shared/ports/index.ts';
 import type { RoomView } from '../shared/rooms/rooms.ts';
 import type { Services } from '../shared/services.ts';
 import { bearer, createTestServices, registerUser, type TestUser } from './support/services.ts';
+import { assertError, type Reply } from './support/api.ts';
 
 let services: Services;
 let closeServices: () => Promise<void>;
@@ -23,12 +23,6 @@ let userCount = 0;
 async function newUser(label: string): Promise<TestUser> {
   userCount += 1;
   return registerUser(services, `${label}_${userCount}_${Math.random().toString(36).slice(2, 7)}`);
-}
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown>;
 }
 
 async function call(
@@ -52,17 +46,6 @@ async function call(
     headers: response.headers,
     body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
   };
-}
-
-function assertError(reply: Reply, status: number, code: ErrorCode): void {
-  const error = reply.body.error as { code?: unknown; message?: unknown } | undefined;
-  assert.equal(
-    error?.code,
-    code,
-    `expected ${code}, got ${reply.status} ${JSON.stringify(reply.body)}`,
-  );
-  assert.equal(reply.status, status);
-  assert.equal(typeof error?.message, 'string');
 }
 
 function roomOf(reply: Reply, status = 200): RoomView {

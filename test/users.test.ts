@@ -11,6 +11,9 @@ import { channels } from '../shared/ports/index.ts';
 import type { Services } from '../shared/services.ts';
 import type { OwnUser, PublicUser } from '../shared/social/types.ts';
 import { createTestServices, registerUser, type TestUser } from './support/services.ts';
+import { assertError, type Reply as FullReply } from './support/api.ts';
+
+type Reply = Pick<FullReply, 'status' | 'body'>;
 
 let services: Services;
 let app: Hono<ApiEnv>;
@@ -29,11 +32,6 @@ async function newUser(label: string): Promise<TestUser> {
 
 function randomTag(): string {
   return Math.random().toString(36).slice(2, 8);
-}
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
 }
 
 async function call(
@@ -65,12 +63,6 @@ async function call(
     status: response.status,
     body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
   };
-}
-
-function assertError(reply: Reply, status: number, code: ErrorCode): void {
-  const error = reply.body.error as { code?: unknown } | undefined;
-  assert.equal(error?.code, code, `expected ${code}, got ${JSON.stringify(reply.body)}`);
-  assert.equal(reply.status, status);
 }
 
 function ids(users: unknown): string[] {
