@@ -27,9 +27,20 @@ export interface RealtimeNode {
   hub: Hub;
   /** Connections open or being opened. */
   readonly load: number;
-  /** Closes every connection with "going away" in batches; resolves when all are gone. */
-  drain(batchSize?: number, pauseMs?: number): Promise<void>;
+  /**
+   * Stops taking upgrades, waits `drainNotReadyMs` (the load balancer sees /readyz fail and
+   * stops routing here), then closes every connection with "going away" (1001), a batch of
+   * `drainBatchSize` every `drainPauseMs`, so the clients reconnect to other nodes in waves
+   * rather than all at once. Resolves when all are gone. Options override the configuration.
+   */
+  drain(options?: Partial<DrainSettings>): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface DrainSettings {
+  notReadyMs: number;
+  batchSize: number;
+  pauseMs: number;
 }
 
 interface PeerContext {
@@ -210,17 +221,33 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
   }, config.heartbeatMs);
   heartbeat.unref();
 
-  async function drain(batchSize = 500, pauseMs = 50): Promise<void> {
+  async function drain(options: Partial<DrainSettings> = {}): Promise<void> {
+    const settings: DrainSettings = {
+      notReadyMs: config.drainNotReadyMs,
+      batchSize: config.drainBatchSize,
+      pauseMs: config.drainPauseMs,
+      ...options,
+    };
+    const first = !draining;
     draining = true;
+    if (first && settings.notReadyMs > 0) {
+      logger.info({ not_ready_ms: settings.notReadyMs }, 'draining: refusing new sockets');
+      await sleep(settings.notReadyMs);
+    }
+    let batches = 0;
     for (;;) {
-      const batch = [...hub.connections()].filter((c) => !c.closing).slice(0, batchSize);
+      const batch = [...hub.connections()].filter((c) => !c.closing).slice(0, settings.batchSize);
       if (batch.length === 0) {
+        if (batches > 0) {
+          logger.info({ batches, batch_size: settings.batchSize }, 'drained');
+        }
         return;
       }
+      batches++;
       for (const connection of batch) {
         connection.close(CloseCode.goingAway, 'server going away, reconnect');
       }
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      await sleep(settings.pauseMs);
     }
   }
 
@@ -238,6 +265,10 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
       await adapter.close(CloseCode.goingAway, 'server going away, reconnect');
     },
   };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function refusalResponse(error: AppError): Response {

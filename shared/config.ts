@@ -23,6 +23,11 @@ export interface AtlasConfig {
   maxSocketBufferBytes: number;
   heartbeatMs: number;
   presenceTtlMs: number;
+  /** How long a stopping realtime node stays up but not ready before it closes sockets. */
+  drainNotReadyMs: number;
+  /** Sockets closed per drain batch, and the pause between batches. */
+  drainBatchSize: number;
+  drainPauseMs: number;
   logLevel: string;
   /** The real data tier; each one left unset is replaced by its embedded default. */
   databaseUrl: string | undefined;
@@ -66,6 +71,9 @@ const EnvSchema = v.object({
   ATLAS_MAX_SOCKET_BUFFER_BYTES: intFrom(1 << 20, 1024, 64 << 20),
   ATLAS_HEARTBEAT_MS: intFrom(25_000, 100, 600_000),
   ATLAS_PRESENCE_TTL_MS: intFrom(60_000, 1_000, 3_600_000),
+  ATLAS_DRAIN_NOT_READY_MS: intFrom(0, 0, 120_000),
+  ATLAS_DRAIN_BATCH_SIZE: intFrom(500, 1, 20_000),
+  ATLAS_DRAIN_PAUSE_MS: intFrom(50, 0, 60_000),
   LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
   DATABASE_URL: v.optional(v.pipe(v.string(), v.startsWith('postgres'))),
   DATABASE_READ_URL: v.optional(v.pipe(v.string(), v.startsWith('postgres'))),
@@ -113,6 +121,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSocketBufferBytes: e.ATLAS_MAX_SOCKET_BUFFER_BYTES,
     heartbeatMs: e.ATLAS_HEARTBEAT_MS,
     presenceTtlMs: e.ATLAS_PRESENCE_TTL_MS,
+    drainNotReadyMs: e.ATLAS_DRAIN_NOT_READY_MS,
+    drainBatchSize: e.ATLAS_DRAIN_BATCH_SIZE,
+    drainPauseMs: e.ATLAS_DRAIN_PAUSE_MS,
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
     databaseReadUrl: e.DATABASE_READ_URL,

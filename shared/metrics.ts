@@ -47,6 +47,14 @@ export function createMetrics() {
     ),
     appendFailures: counter('atlas_log_append_failures_total', 'Batches the message log refused'),
     storeErrors: counter('atlas_store_write_errors_total', 'Message store writes that failed'),
+    messagesPersisted: counter(
+      'atlas_persisted_messages_total',
+      'Messages the persisting consumer copied from the log into the store',
+    ),
+    persistErrors: counter(
+      'atlas_persist_errors_total',
+      'Batches the persisting consumer could not write to the store (retried)',
+    ),
     rateLimited: counter(
       'atlas_rate_limited_total',
       'Requests and frames refused by a rate limit',
@@ -61,3 +69,22 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * `atlas_persist_lag_messages`: messages in the log the persisting group has not committed yet,
+ * read from Kafka on every scrape.
+ */
+export function registerPersistLag(metrics: Metrics, lag: () => Promise<number>): void {
+  new Gauge({
+    name: 'atlas_persist_lag_messages',
+    help: 'Messages appended to the log and not yet persisted by the consumer group',
+    registers: [metrics.registry],
+    async collect() {
+      try {
+        this.set(await lag());
+      } catch {
+        // Kafka unreachable: leave the last value; the persisters' own logs say why.
+      }
+    },
+  });
+}

@@ -16,6 +16,7 @@ import { openRedisPlatformParts } from '../redis/platform.ts';
 import { openCassandraMessageStore } from '../cassandra/message-store.ts';
 import { openKafkaMessageLog } from '../kafka/message-log.ts';
 import { failOpenLimiter, failSoftCache } from './fail-soft.ts';
+import { openPersistWatch } from './persist-watch.ts';
 
 /** The consumer group that persists the message log into the message store. */
 export const PERSIST_GROUP = 'message-store';
@@ -46,6 +47,9 @@ export interface OpenPlatformOptions {
   logger?: Logger;
   /** Counts each failed call to the cache, the limiter or pub/sub. */
   onBackplaneError?: (operation: string) => void;
+  /** Messages the persisting consumer wrote to the store, and batches the store refused. */
+  onPersisted?: (count: number) => void;
+  onPersistError?: (error: unknown) => void;
 }
 
 /** What each part of the platform runs on, for start-up logs and /readyz. */
@@ -84,11 +88,32 @@ export async function openPlatform(
     const messageStore = await openMessageStore(config);
     closers.unshift(() => messageStore.close());
 
-    let persister: LogConsumer | undefined;
+    let settleLog: () => Promise<void> = () => Promise.resolve();
     if (options.persist) {
-      persister = await messageLog.consume(PERSIST_GROUP, (batch) => messageStore.put(batch));
-      closers.unshift(() => persister!.stop());
+      const persister: LogConsumer = await messageLog.consume(
+        PERSIST_GROUP,
+        async function persistBatch(batch) {
+          try {
+            await messageStore.put(batch);
+          } catch (error) {
+            options.onPersistError?.(error);
+            throw error;
+          }
+          options.onPersisted?.(batch.length);
+        },
+      );
+      closers.unshift(() => persister.stop());
       await persister.caughtUp();
+      settleLog = () => persister.caughtUp();
+    } else if (config.kafkaBrokers.length > 0) {
+      // The persisters run elsewhere: settle by watching their group's committed offsets.
+      const watch = await openPersistWatch({
+        brokers: config.kafkaBrokers,
+        topic: config.kafkaTopic,
+        groupId: persistGroupId(config),
+      });
+      closers.unshift(() => watch.close());
+      settleLog = () => watch.settled();
     }
 
     const report = (error: unknown, operation: string) => {
@@ -106,13 +131,22 @@ export async function openPlatform(
       presence: backplane.presence,
       cache: failSoftCache(backplane.cache, report),
       limiter: failOpenLimiter(backplane.limiter, report),
-      settleLog: () => persister?.caughtUp() ?? Promise.resolve(),
+      settleLog,
       close: () => closeAll(closers),
     };
   } catch (error) {
     await closeAll(closers);
     throw error;
   }
+}
+
+function persistGroupPrefix(config: Pick<PlatformConfig, 'kafkaTopic'>): string {
+  return `${config.kafkaTopic}.`;
+}
+
+/** The Kafka consumer group id of the persisters of this configuration's topic. */
+export function persistGroupId(config: Pick<PlatformConfig, 'kafkaTopic'>): string {
+  return persistGroupPrefix(config) + PERSIST_GROUP;
 }
 
 async function closeAll(closers: ReadonlyArray<() => Promise<void>>): Promise<void> {
@@ -159,6 +193,8 @@ async function openMessageLog(
       replicationFactor: config.kafkaReplicationFactor,
       clientId: `atlas-${process.pid}`,
       dlqTopic: `${config.kafkaTopic}.dead-letter`,
+      // Deployments with topics of their own never share a consumer group on one cluster.
+      groupPrefix: persistGroupPrefix(config),
       maxAttempts: 5,
       ...(logger ? { logger } : {}),
     });

@@ -21,9 +21,9 @@ export interface Platform {
   cache: Cache;
   limiter: RateLimiter;
   /**
-   * Resolves once the message store holds everything the message log held when called.
-   * TODO(settle-without-persister): a process that runs no persisting consumer resolves at
-   * once; it should wait on the persisting group's committed offsets instead.
+   * Resolves once the message store holds everything the message log held when called: through
+   * this process's persisting consumer, or by watching the persisting group's committed offsets
+   * when the persisters run in other processes.
    */
   settleLog(): Promise<void>;
   close(): Promise<void>;

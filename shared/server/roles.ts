@@ -7,7 +7,12 @@ import { notFound } from '../http/errors.ts';
 import type { Services } from '../services.ts';
 import { nodeClientAddress } from './node-server.ts';
 
-export const ROLES = ['auth', 'users', 'chat', 'realtime'] as const;
+/**
+ * What a process can run. `persister` is the consumer that copies the message log into the
+ * message store; a fleet runs it in processes of its own (one consumer group, partitions shared
+ * between them) and every other role leaves it out.
+ */
+export const ROLES = ['auth', 'users', 'chat', 'realtime', 'persister'] as const;
 export type Role = (typeof ROLES)[number];
 
 export function isRole(value: string): value is Role {

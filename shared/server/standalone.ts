@@ -1,7 +1,8 @@
 import type { AtlasConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
-import { createMetrics } from '../metrics.ts';
-import { describePlatform, openPlatform } from '../platform/open.ts';
+import { createMetrics, registerPersistLag } from '../metrics.ts';
+import { describePlatform, openPlatform, persistGroupId } from '../platform/open.ts';
+import { openPersistWatch } from '../platform/persist-watch.ts';
 import type { RealtimeNode } from '../../realtime/node.ts';
 import { createServices, type Services } from '../services.ts';
 import { startNodeServer, type RunningServer } from './node-server.ts';
@@ -42,11 +43,24 @@ export async function startStandalone(
   );
   const metrics = createMetrics();
   const platform = await openPlatform(config, {
-    persist: true,
+    persist: roles.includes('persister'),
     logger,
     onBackplaneError: (operation) => metrics.backplaneErrors.inc({ operation }),
+    onPersisted: (count) => metrics.messagesPersisted.inc(count),
+    onPersistError: () => metrics.persistErrors.inc(),
   });
   logger.info(describePlatform(config), 'platform open');
+  const lagWatch =
+    roles.includes('persister') && config.kafkaBrokers.length > 0
+      ? await openPersistWatch({
+          brokers: config.kafkaBrokers,
+          topic: config.kafkaTopic,
+          groupId: persistGroupId(config),
+        })
+      : undefined;
+  if (lagWatch) {
+    registerPersistLag(metrics, () => lagWatch.lag());
+  }
   const services = await createServices(config, platform, logger, metrics);
   const roleApp = createRoleApp(services, roles, `node-${process.pid}`);
   if (options.web ?? true) {
@@ -75,6 +89,7 @@ export async function startStandalone(
         roleApp.startDraining();
         await realtime?.close();
         await server.close();
+        await lagWatch?.close();
         await platform.close();
       })();
       return stopping;
