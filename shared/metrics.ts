@@ -2,11 +2,14 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /**
  * The Prometheus metrics of one process. Each process has its own registry (tests start several
- * servers in one process), served at /metrics by every role.
+ * servers in one process), served at /metrics by every role. `processMetrics: false` leaves out
+ * the process gauges (CPU, memory, event loop), which edge runtimes cannot measure.
  */
-export function createMetrics() {
+export function createMetrics(options: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'atlas_process_' });
+  if (options.processMetrics ?? true) {
+    collectDefaultMetrics({ register: registry, prefix: 'atlas_process_' });
+  }
   const counter = (name: string, help: string, labelNames: string[] = []) =>
     new Counter({ name, help, labelNames, registers: [registry] });
   return {
