@@ -61,7 +61,10 @@ EOF
   cat <<EOF
 
 backend atlas_gateways
-  balance leastconn
+  # Each gateway keeps its own rate-limit counters: a client address always meets the same one
+  # (consistent hashing moves only the clients of a gateway that goes down).
+  balance source
+  hash-type consistent
   option httpchk GET /gateway-health
   http-check expect status 200
   # Only connection failures are retried: an API call may not be idempotent.

@@ -132,13 +132,28 @@ export function authed(topology: Topology, user: FrontUser): AtlasHttp {
   });
 }
 
-/** A raw protocol socket of `user` through the front door (for close codes and frames). */
-export async function rawSocket(topology: Topology, user: FrontUser): Promise<TestSocket> {
+/**
+ * A raw protocol socket of `user` through the front door (for close codes and frames), and the
+ * realtime node that took it.
+ */
+export async function rawSocket(
+  topology: Topology,
+  user: FrontUser,
+): Promise<{ socket: TestSocket; node: string }> {
   const url = `${topology.frontUrl.replace('https', 'wss')}/ws?access_token=${encodeURIComponent(user.session.accessToken)}`;
-  const ca = readFileSync(topology.caFile);
-  const socket = await TestSocket.open(url, { ca, localAddress: user.door.address });
+  let node = 'unknown';
+  const socket = await TestSocket.open(url, {
+    ca: readFileSync(topology.caFile),
+    localAddress: user.door.address,
+    finishRequest(request) {
+      request.on('upgrade', (response) => {
+        node = String(response.headers['x-atlas-node'] ?? 'unknown');
+      });
+      request.end();
+    },
+  });
   await socket.next((frame) => frame.type === 'hello', 10_000);
-  return socket;
+  return { socket, node };
 }
 
 /** Every message of a room through the front door, oldest first, paging with `after`. */
