@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', '.atlas-services/**', '.sst/**'] },
+  { ignores: ['node_modules/**', 'data/**', '.atlas-services/**', '.atlas-local/**', '.sst/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,16 +5,20 @@
 #   persisters (Kafka -> Cassandra), on PostgreSQL, Kafka and Cassandra from local/services and
 #   a Redis of the topology's own. Ports and counts: local/topology.env.
 #
-# usage: local/stack.sh up | down | status | logs [NAME] [-f] | start NAME | stop NAME
+# usage: local/stack.sh up | down | status | logs [NAME] [-f] | start NAME | stop NAME |
+#        render-compose
 #   up      install what is missing, start everything not running, wait until ready, print URLs
 #   down    stop everything up started (the shared servers only if up had to start them)
 #   status  every process with pid, port, readiness and memory; exit 3 if any is down
 #   logs    the last lines of every log, or of NAME (-f follows it)
 #   start / stop NAME   one process, e.g. realtime-2, persister-1, gateway-1, haproxy, redis
+#   render-compose  write local/compose/ (HAProxy and NGINX configuration for compose.yaml)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=services/lib.sh
 . "$HERE/services/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=gateway/addresses.sh
+. "$HERE/gateway/addresses.sh"
 # shellcheck source-path=SCRIPTDIR source=gateway/certs.sh
 . "$HERE/gateway/certs.sh"
 # shellcheck source-path=SCRIPTDIR source=gateway/nginx.sh
@@ -155,8 +159,7 @@ start_gateway() {
   running "$name" && return 0
   prefix="$RUN/nginx/$name"
   mkdir -p "$prefix"
-  render_nginx "$index" "$((ATLAS_LOCAL_GATEWAY_BASE_PORT + index - 1))" "$prefix" "$TLS" "$WEB" \
-    >"$prefix/nginx.conf"
+  render_nginx "$index" "$prefix" "$TLS" "$WEB" "$prefix" >"$prefix/nginx.conf"
   nginx -t -q -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" 2>>"$(logfile "$name")" ||
     die "$name: invalid configuration (see $(logfile "$name"))"
   spawn "$prefix" "$(pidfile "$name")" "$(logfile "$name")" nginx -p "$prefix" -e "$prefix/error.log" \
@@ -339,8 +342,22 @@ do_logs() {
   tail -n 100 "$file"
 }
 
+# The same HAProxy and NGINX configuration for the containers of local/compose.yaml.
+do_render_compose() {
+  local out="$HERE/compose" name
+  mkdir -p "$out"
+  export ATLAS_RENDER_FOR=compose
+  render_haproxy /etc/atlas/tls >"$out/haproxy.cfg"
+  for name in $(gateways); do
+    render_nginx "${name##*-}" /var/cache/nginx /etc/atlas/tls /usr/share/nginx/atlas /var/log/nginx \
+      >"$out/$name.conf"
+  done
+  log "wrote $out/haproxy.cfg and the gateway configurations"
+}
+
 case "${1:-}" in
   up) do_up ;;
+  render-compose) do_render_compose ;;
   down) do_down ;;
   status) do_status ;;
   logs) do_logs "${2:-}" "${3:-}" ;;
@@ -353,7 +370,7 @@ case "${1:-}" in
     stop_one "$2"
     ;;
   *)
-    sed -n '2,14p' "$0" >&2
+    sed -n '2,16p' "$0" >&2
     exit 2
     ;;
 esac

@@ -31,7 +31,7 @@ defaults
   timeout tunnel ${tunnel_s}s
 
 frontend atlas_front
-  bind $ATLAS_LOCAL_HOST:$ATLAS_LOCAL_FRONT_PORT ssl crt $tls/front.bundle.pem alpn http/1.1
+  bind $(listen_address front) ssl crt $tls/front.bundle.pem alpn http/1.1
   # One request id per request, kept when the client sent a well-formed one.
   unique-id-format %[uuid()]
   http-request set-header X-Request-Id %[unique-id] unless { req.hdr(x-request-id) -m reg ^[A-Za-z0-9_-]{1,64}\$ }
@@ -55,8 +55,8 @@ backend atlas_realtime
   http-response set-header X-Atlas-Node %s
   default-server inter 1s fall 2 rise 2 maxconn 9000
 EOF
-  for ((i = 0; i < ATLAS_LOCAL_REALTIME; i++)); do
-    printf '  server realtime-%d %s:%d check\n' "$((i + 1))" "$ATLAS_LOCAL_HOST" "$((ATLAS_LOCAL_REALTIME_BASE_PORT + i))"
+  for ((i = 1; i <= ATLAS_LOCAL_REALTIME; i++)); do
+    printf '  server realtime-%d %s check\n' "$i" "$(address_of "realtime-$i")"
   done
   cat <<EOF
 
@@ -71,13 +71,13 @@ backend atlas_gateways
   retry-on conn-failure
   default-server inter 1s fall 2 rise 2 ssl verify required ca-file $tls/ca.pem verifyhost localhost sni str(localhost) check-sni localhost
 EOF
-  for ((i = 0; i < ATLAS_LOCAL_GATEWAYS; i++)); do
-    printf '  server gateway-%d %s:%d check\n' "$((i + 1))" "$ATLAS_LOCAL_HOST" "$((ATLAS_LOCAL_GATEWAY_BASE_PORT + i))"
+  for ((i = 1; i <= ATLAS_LOCAL_GATEWAYS; i++)); do
+    printf '  server gateway-%d %s check\n' "$i" "$(address_of "gateway-$i")"
   done
   cat <<EOF
 
 listen atlas_stats
-  bind $ATLAS_LOCAL_HOST:$ATLAS_LOCAL_HAPROXY_STATS_PORT
+  bind $(listen_address stats)
   stats enable
   stats uri /
   stats refresh 5s

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Renders the configuration of one NGINX gateway: TLS termination of the hop from HAProxy,
 # routing to the function instances, rate limits, and the web client as static files.
-# usage (sourced): render_nginx INDEX PORT PREFIX_DIR TLS_DIR WEB_DIR > nginx.conf
+# usage (sourced): render_nginx INDEX PREFIX_DIR TLS_DIR WEB_DIR LOG_DIR > nginx.conf
 
 # Seconds until a limit of "Nr/s" or "Nr/m" lets the next request through.
 retry_after_seconds() {
@@ -13,16 +13,17 @@ retry_after_seconds() {
   esac
 }
 
-# "server 127.0.0.1:PORT;" lines for COUNT instances from BASE_PORT.
+# "server HOST:PORT;" lines for every instance of ROLE.
 upstream_servers() {
-  local count="$1" base="$2" i
-  for ((i = 0; i < count; i++)); do
-    printf '    server %s:%d max_fails=1 fail_timeout=2s;\n' "$ATLAS_LOCAL_HOST" "$((base + i))"
+  local role="$1" i count
+  count="ATLAS_LOCAL_${role^^}"
+  for ((i = 1; i <= ${!count}; i++)); do
+    printf '    server %s max_fails=1 fail_timeout=2s;\n' "$(address_of "$role-$i")"
   done
 }
 
 render_nginx() {
-  local index="$1" port="$2" prefix="$3" tls="$4" web="$5"
+  local index="$1" prefix="$2" tls="$3" web="$4" logs="$5"
   local login_retry
   login_retry="$(retry_after_seconds "$ATLAS_LOCAL_LOGIN_RATE")"
   cat <<EOF
@@ -30,7 +31,7 @@ render_nginx() {
 daemon off;
 worker_processes 1;
 pid $prefix/nginx.pid;
-error_log $prefix/error.log warn;
+error_log $logs/error.log warn;
 
 events {
   worker_connections 2048;
@@ -60,10 +61,10 @@ http {
     '"request_id":"\$atlas_request_id","client":"\$remote_addr","method":"\$request_method",'
     '"path":"\$uri","status":\$status,"duration_s":\$request_time,'
     '"upstream":"\$upstream_addr","upstream_s":"\$upstream_response_time"}';
-  access_log $prefix/access.log atlas;
+  access_log $logs/access.log atlas;
 
   # HAProxy is the only peer; the client is the address it puts in X-Forwarded-For.
-  set_real_ip_from $ATLAS_LOCAL_HOST;
+  set_real_ip_from $(proxy_peers);
   real_ip_header X-Forwarded-For;
 
   limit_req_zone \$binary_remote_addr zone=atlas_login:2m rate=$ATLAS_LOCAL_LOGIN_RATE;
@@ -78,22 +79,22 @@ http {
 
   upstream atlas_auth {
     least_conn;
-$(upstream_servers "$ATLAS_LOCAL_AUTH" "$ATLAS_LOCAL_AUTH_BASE_PORT")
+$(upstream_servers auth)
     keepalive 16;
   }
   upstream atlas_users {
     least_conn;
-$(upstream_servers "$ATLAS_LOCAL_USERS" "$ATLAS_LOCAL_USERS_BASE_PORT")
+$(upstream_servers users)
     keepalive 16;
   }
   upstream atlas_chat {
     least_conn;
-$(upstream_servers "$ATLAS_LOCAL_CHAT" "$ATLAS_LOCAL_CHAT_BASE_PORT")
+$(upstream_servers chat)
     keepalive 16;
   }
 
   server {
-    listen $ATLAS_LOCAL_HOST:$port ssl;
+    listen $(listen_address "gateway-$index") ssl;
     ssl_certificate $tls/gateway.pem;
     ssl_certificate_key $tls/gateway.key;
     ssl_protocols TLSv1.2 TLSv1.3;
