@@ -2,7 +2,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', '.atlas-services/**', '.atlas-local/**', '.sst/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'data/**',
+      '.atlas-services/**',
+      '.atlas-local/**',
+      '.sst/**',
+      'dist/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
