@@ -16,6 +16,13 @@ const domain = process.env.ATLAS_DOMAIN;
 const IDLE_TIMEOUT_SECONDS = 3_600;
 /** How long a node being replaced keeps its sockets while clients are told to reconnect. */
 const DRAIN_SECONDS = 60;
+/**
+ * A stopping node stays up but not ready this long first: two failed /readyz checks 10 s apart
+ * take the balancer 20 s to notice, and no new socket should land on the node after that.
+ */
+const NOT_READY_MS = 25_000;
+/** ECS's SIGTERM-to-SIGKILL grace (its maximum): the not-ready time plus closing every socket. */
+const STOP_TIMEOUT_SECONDS = 120;
 
 /**
  * The realtime fleet: the `realtime` role in containers behind an Application Load Balancer
@@ -36,7 +43,7 @@ export const realtime = new sst.aws.Service('Realtime', {
     PORT: '8080',
     ATLAS_TRUST_PROXY: '1',
     ATLAS_ALLOWED_ORIGINS: allowedOrigins.value,
-    ATLAS_DRAIN_NOT_READY_MS: '15000',
+    ATLAS_DRAIN_NOT_READY_MS: String(NOT_READY_MS),
   },
   health: containerHealth,
   loadBalancer: {
@@ -73,6 +80,16 @@ export const realtime = new sst.aws.Service('Realtime', {
     },
     target: (args) => {
       args.deregistrationDelay = DRAIN_SECONDS;
+    },
+    taskDefinition: (args) => {
+      args.containerDefinitions = $output(args.containerDefinitions).apply((json) =>
+        JSON.stringify(
+          (JSON.parse(json) as object[]).map((container) => ({
+            ...container,
+            stopTimeout: STOP_TIMEOUT_SECONDS,
+          })),
+        ),
+      );
     },
     service: (args) => {
       // Replace nodes a few at a time so their sockets reconnect in waves, not all at once.

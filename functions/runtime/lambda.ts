@@ -2,6 +2,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context as LambdaContext, APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Context, Hono } from 'hono';
+// TODO(hono-v5): Hono marks this adapter deprecated in favour of a separate package that is not
+// published yet; switch when it is.
 import { handle, type APIGatewayProxyResult } from 'hono/aws-lambda';
 import { loadConfig } from '../../shared/config.ts';
 import type { ApiEnv } from '../../shared/http/app.ts';
