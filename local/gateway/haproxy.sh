@@ -35,12 +35,12 @@ frontend atlas_front
   # One request id per request, kept when the client sent a well-formed one.
   unique-id-format %[uuid()]
   http-request set-header X-Request-Id %[unique-id] unless { req.hdr(x-request-id) -m reg ^[A-Za-z0-9_-]{1,64}\$ }
+  http-request capture req.hdr(x-request-id) len 64
   # Only HAProxy says who the client is.
   http-request del-header X-Forwarded-For
   option forwardfor
   http-request set-header X-Forwarded-Proto https
   log-format "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq {%[capture.req.hdr(0)]} %{+Q}r"
-  capture request header X-Request-Id len 64
   acl websocket path /ws
   use_backend atlas_realtime if websocket
   default_backend atlas_gateways
