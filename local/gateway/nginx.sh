@@ -157,6 +157,8 @@ $(upstream_servers chat)
     }
 
     # The web client, bundled by local/build-web.ts.
+    # TODO(csp-one-source): the policy repeats shared/server/web-assets.ts; build-web.ts could
+    # write it beside the files for this renderer to read.
     location / {
       root $web;
       index index.html;
