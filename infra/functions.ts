@@ -34,10 +34,9 @@ export const users = new sst.aws.Function('Users', {
 });
 
 /**
- * Chat appends to Kafka and reads Cassandra, so it runs on Node and Lambda only. Its reserved
- * concurrency keeps sends in one instance: two processes must not number the same room at once.
- * TODO(distributed-seq): lift the cap once sequencing is fenced per Kafka partition
- * (docs/sequencing.md); the realtime nodes share the same limitation.
+ * Chat appends to Kafka and reads Cassandra, so it runs on Node and Lambda only. Any number of
+ * instances may send into one room at once (each batch is numbered under the room's row lock in
+ * PostgreSQL, docs/sequencing.md); the reserved concurrency bounds the connections they open.
  */
 export const chat = new sst.aws.Function('Chat', {
   ...shared,

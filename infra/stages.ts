@@ -19,7 +19,7 @@ export interface StageSizes {
   functionMemory: `${number} MB`;
   realtime: ServiceSizes;
   persister: ServiceSizes;
-  /** Sends go through one chat Lambda instance until sequencing is fenced across processes. */
+  /** Most chat Lambda instances at once: each holds PostgreSQL and Kafka connections. */
   chatConcurrency: number;
 }
 
@@ -43,7 +43,7 @@ const dev: StageSizes = {
   functionMemory: '1024 MB',
   realtime: { cpu: '0.5 vCPU', memory: '1 GB', min: 1, max: 2 },
   persister: { cpu: '0.25 vCPU', memory: '0.5 GB', min: 1, max: 1 },
-  chatConcurrency: 1,
+  chatConcurrency: 5,
 };
 
 const production: StageSizes = {
@@ -61,7 +61,7 @@ const production: StageSizes = {
   // for a zone to fail.
   realtime: { cpu: '2 vCPU', memory: '4 GB', min: 10, max: 30 },
   persister: { cpu: '1 vCPU', memory: '2 GB', min: 2, max: 6 },
-  chatConcurrency: 1,
+  chatConcurrency: 100,
 };
 
 export function stageSizes(stage: string): StageSizes {

@@ -69,7 +69,7 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
   platform.pubsub.onReconnect(() => {
     // The adapter resubscribes its channels itself; what was published meanwhile is lost, so
     // every stream catches up from the store.
-    hub.recover(platform.messageStore).catch((error: unknown) => {
+    hub.recover(services.committedMessages).catch((error: unknown) => {
       logger.error({ err: error }, 'catch-up after backplane reconnect failed');
     });
   });
@@ -120,7 +120,7 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
           context.sessionId,
           context.expiresAt,
           limits,
-          platform.messageStore,
+          services.committedMessages,
           () => metrics.gaps.inc(),
           () => metrics.slowConsumers.inc(),
         );
@@ -132,7 +132,7 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
         try {
           await hub.addUser(connection);
           const roomIds = await rooms.roomIdsOf(connection.userId);
-          const heads = await platform.messageStore.latest(roomIds);
+          const heads = await services.committedMessages.latest(roomIds);
           for (const roomId of roomIds) {
             connection.joinRoom(roomId, heads.get(roomId)?.seq ?? 0, context.holdForSync === true);
             await hub.addRoom(connection, roomId);

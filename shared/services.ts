@@ -8,13 +8,14 @@ import { loadOrCreateSigningKeys, signingKeysFromJson, type SigningKeys } from '
 import { createPasswordHasher } from './auth/passwords.ts';
 import { createSessions, type Sessions } from './auth/sessions.ts';
 import { createMessaging, type Messaging } from './chat/messages.ts';
+import { committedMessages, createRoomHeads } from './chat/room-heads.ts';
 import { createSequencer } from './chat/sequencer.ts';
 import type { AtlasConfig } from './config.ts';
 import { AppError } from './errors.ts';
 import { createEvents, type Events } from './events.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import type { Platform } from './ports/index.ts';
+import type { MessageStore, Platform } from './ports/index.ts';
 import { createRooms, type Rooms } from './rooms/rooms.ts';
 import { createSocial } from './social/social.ts';
 import type { Social } from './social/types.ts';
@@ -35,6 +36,8 @@ export interface Services {
   rooms: Rooms;
   social: Social;
   messaging: Messaging;
+  /** The message store as readers must see it: committed messages only. */
+  committedMessages: MessageStore;
 }
 
 /**
@@ -70,10 +73,17 @@ export async function createServices(
   };
   const signAccessToken = createAccessTokenSigner(keys.privateKey, keys.kid, tokenSettings);
   const verifyAccessToken = createAccessTokenVerifier(keys.publicKey, tokenSettings);
+  const roomHeads = createRoomHeads({
+    sql: platform.sql,
+    storedHead: async (roomId) =>
+      (await platform.messageStore.latest([roomId])).get(roomId)?.seq ?? 0,
+  });
+  // Everything that reads messages sees only committed ones; the sequencer writes the store.
+  const committed = committedMessages(platform.messageStore, roomHeads);
   const rooms = createRooms({
     sql: platform.sql,
     cache: platform.cache,
-    store: platform.messageStore,
+    store: committed,
     events,
   });
   const social = createSocial({
@@ -86,6 +96,7 @@ export async function createServices(
   const sequencer = createSequencer({
     log: platform.messageLog,
     store: platform.messageStore,
+    heads: roomHeads,
     onAccepted: (message) => {
       metrics.messagesAccepted.inc();
       void events.toRoom(message.roomId, { t: 'message', message });
@@ -95,11 +106,10 @@ export async function createServices(
       logger.error({ err: error }, 'message store write failed');
     },
     onAppendFailure: () => metrics.appendFailures.inc(),
-    settleLog: () => platform.settleLog(),
   });
   const messaging = createMessaging({
     rooms,
-    store: platform.messageStore,
+    store: committed,
     sequencer,
     events,
     report: (error) => logger.warn({ err: error }, 'moving the sender read marker failed'),
@@ -126,5 +136,6 @@ export async function createServices(
     rooms,
     social,
     messaging,
+    committedMessages: committed,
   };
 }

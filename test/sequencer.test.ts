@@ -1,39 +1,70 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { createSequencer } from '../shared/chat/sequencer.ts';
+import { committedMessages, createRoomHeads, type RoomHeads } from '../shared/chat/room-heads.ts';
+import { createSequencer, type SequencerOptions } from '../shared/chat/sequencer.ts';
+import { migrate } from '../shared/db/migrate.ts';
+import { openPgliteSql } from '../shared/db/pglite.ts';
 import { openFileMessageLog } from '../shared/embedded/message-log.ts';
 import { openFileMessageStore } from '../shared/embedded/message-store.ts';
 import type { AppError } from '../shared/errors.ts';
-import type { ChatMessage, MessageLog, MessageStore } from '../shared/ports/index.ts';
+import type { ChatMessage, MessageLog, MessageStore, Sql } from '../shared/ports/index.ts';
 import { tempDir } from './support/services.ts';
 
-const ROOM = '01900000-0000-7000-8000-000000000001';
 const USER = '01900000-0000-7000-8000-0000000000aa';
 
 let dir: string;
+let sql: Sql;
 let log: MessageLog;
 let store: MessageStore;
+let roomCount = 0;
 
-/** The real embedded log, with appends that can be made to fail on demand. */
-function flakyLog(inner: MessageLog) {
-  const state = { failNext: 0 };
-  const wrapped: MessageLog = {
-    append(messages) {
-      if (state.failNext > 0) {
-        state.failNext--;
-        return Promise.reject(new Error('disk on fire'));
-      }
-      return inner.append(messages);
-    },
-    consume: (group, handler) => inner.consume(group, handler),
-    close: () => inner.close(),
-  };
-  return { log: wrapped, state };
+function newRoom(): string {
+  roomCount++;
+  return `01900000-0000-7000-8000-${String(roomCount).padStart(12, '0')}`;
 }
+
+function roomHeads(lockRows?: boolean): RoomHeads {
+  return createRoomHeads({
+    sql,
+    lockRows,
+    storedHead: async (roomId) => (await store.latest([roomId])).get(roomId)?.seq ?? 0,
+  });
+}
+
+function sequencerWith(overrides: Partial<SequencerOptions> = {}) {
+  return createSequencer({
+    log,
+    store,
+    heads: roomHeads(),
+    onAccepted: () => undefined,
+    onStoreError: () => undefined,
+    ...overrides,
+  });
+}
+
+/** What readers see: the committed messages of the room, as [seq, clientMsgId]. */
+async function committedIn(roomId: string): Promise<Array<[number, string]>> {
+  const page = await committedMessages(store, roomHeads()).page(roomId, {
+    after: 0,
+    limit: 1000,
+  });
+  return page.map((m) => [m.seq, m.clientMsgId]);
+}
+
+const send = (roomId: string, clientMsgId: string, body = clientMsgId) => ({
+  roomId,
+  senderId: USER,
+  clientMsgId,
+  body,
+});
+
+const isUnavailable = (error: AppError) => error.code === 'unavailable';
 
 before(async () => {
   dir = await tempDir();
+  sql = await openPgliteSql();
+  await migrate(sql);
   log = await openFileMessageLog({ dir: `${dir}/log` });
   store = await openFileMessageStore({ dir: `${dir}/store` });
 });
@@ -41,23 +72,17 @@ before(async () => {
 after(async () => {
   await log.close();
   await store.close();
+  await sql.close();
   await rm(dir, { recursive: true, force: true });
 });
 
 describe('sequencer', () => {
   it('hands out 1..n without gaps or repeats to concurrent sends, in one room', async () => {
     const accepted: ChatMessage[] = [];
-    const sequencer = createSequencer({
-      log,
-      store,
-      onAccepted: (m) => accepted.push(m),
-      onStoreError: () => undefined,
-    });
-    const room = '01900000-0000-7000-8000-000000000010';
+    const sequencer = sequencerWith({ onAccepted: (m) => accepted.push(m) });
+    const room = newRoom();
     const results = await Promise.all(
-      Array.from({ length: 500 }, (_, i) =>
-        sequencer.submit({ roomId: room, senderId: USER, clientMsgId: `c${i}`, body: `b${i}` }),
-      ),
+      Array.from({ length: 500 }, (_, i) => sequencer.submit(send(room, `c${i}`))),
     );
     const seqs = results.map((r) => r.message.seq).sort((a, b) => a - b);
     assert.deepEqual(
@@ -69,200 +94,239 @@ describe('sequencer', () => {
       seqs,
       'accepted callbacks come in seq order',
     );
-    const stored = await store.page(room, { after: 0, limit: 1000 });
-    assert.equal(stored.length, 500);
+    assert.equal(results[0]?.message && 'fence' in results[0].message, false, 'no fence leaks');
+    assert.equal((await committedIn(room)).length, 500);
   });
 
-  it('refuses with unavailable when the log fails, and reuses the seq it could not make durable', async () => {
-    const flaky = flakyLog(log);
-    const sequencer = createSequencer({
-      log: flaky.log,
-      store,
-      onAccepted: () => undefined,
-      onStoreError: () => undefined,
-    });
-    const first = await sequencer.submit({
-      roomId: ROOM,
-      senderId: USER,
-      clientMsgId: 'ok-1',
-      body: 'one',
-    });
-    assert.equal(first.message.seq, 1);
-    flaky.state.failNext = 1;
-    await assert.rejects(
-      sequencer.submit({ roomId: ROOM, senderId: USER, clientMsgId: 'lost', body: 'two' }),
-      (error: AppError) => error.code === 'unavailable',
+  it('numbers one room from several sequencers (processes) without gaps or repeats', async () => {
+    const room = newRoom();
+    // Each sequencer has its own lanes, as in separate processes; the head's row lock is what
+    // keeps them apart.
+    const fleet = Array.from({ length: 3 }, () => sequencerWith({ heads: roomHeads(true) }));
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => fleet[i % 3]!.submit(send(room, `f${i}`))),
     );
-    const retried = await sequencer.submit({
-      roomId: ROOM,
-      senderId: USER,
-      clientMsgId: 'lost',
-      body: 'two',
-    });
-    assert.equal(retried.message.seq, 2, 'the failed seq was never handed out');
-    assert.equal(retried.duplicate, false);
-    const stored = await store.page(ROOM, { after: 0, limit: 10 });
+    const seqs = results.map((r) => r.message.seq).sort((a, b) => a - b);
     assert.deepEqual(
-      stored.map((m) => m.clientMsgId),
-      ['ok-1', 'lost'],
+      seqs,
+      Array.from({ length: 300 }, (_, i) => i + 1),
     );
+    const committed = await committedIn(room);
+    assert.deepEqual(
+      committed.map(([seq]) => seq),
+      seqs,
+    );
+    const byClient = new Map(results.map((r) => [r.message.clientMsgId, r.message.seq]));
+    for (const [seq, clientMsgId] of committed) {
+      assert.equal(byClient.get(clientMsgId), seq, `${clientMsgId} is stored at its acked seq`);
+    }
+  });
+
+  it('refuses with unavailable when the log fails, and hands the same seq out again', async () => {
+    const room = newRoom();
+    let failNext = false;
+    const sequencer = sequencerWith({
+      log: {
+        append(messages) {
+          if (failNext) {
+            failNext = false;
+            return Promise.reject(new Error('disk on fire'));
+          }
+          return log.append(messages);
+        },
+        consume: (group, handler) => log.consume(group, handler),
+        close: () => Promise.resolve(),
+      },
+    });
+    assert.equal((await sequencer.submit(send(room, 'ok-1'))).message.seq, 1);
+    failNext = true;
+    await assert.rejects(sequencer.submit(send(room, 'lost')), isUnavailable);
+    const retried = await sequencer.submit(send(room, 'lost'));
+    assert.deepEqual([retried.message.seq, retried.duplicate], [2, false]);
+    assert.deepEqual(await committedIn(room), [
+      [1, 'ok-1'],
+      [2, 'lost'],
+    ]);
   });
 
   it('answers repeats within one batch and across batches with the original, and refuses a changed body', async () => {
-    const sequencer = createSequencer({
-      log,
-      store,
-      onAccepted: () => undefined,
-      onStoreError: () => undefined,
-    });
-    const room = '01900000-0000-7000-8000-000000000020';
+    const room = newRoom();
+    const sequencer = sequencerWith();
     const [a, b] = await Promise.all([
-      sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'same', body: 'x' }),
-      sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'same', body: 'x' }),
+      sequencer.submit(send(room, 'same', 'x')),
+      sequencer.submit(send(room, 'same', 'x')),
     ]);
-    assert.equal(a.message.seq, b.message.seq);
-    assert.deepEqual([a.duplicate, b.duplicate].sort(), [false, true]);
-    const later = await sequencer.submit({
-      roomId: room,
-      senderId: USER,
-      clientMsgId: 'same',
-      body: 'x',
-    });
-    assert.equal(later.duplicate, true);
+    assert.equal(a.message.seq, 1);
+    assert.deepEqual([b.message.seq, b.message.id, b.duplicate], [1, a.message.id, true]);
+    const later = await sequencer.submit(send(room, 'same', 'x'));
+    assert.deepEqual([later.message.id, later.duplicate], [a.message.id, true]);
     await assert.rejects(
-      sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'same', body: 'y' }),
+      sequencer.submit(send(room, 'same', 'y')),
       (error: AppError) => error.code === 'idempotency_conflict',
     );
-    // A fresh sequencer (a restart) still finds the original through the durable store.
-    const restarted = createSequencer({
-      log,
-      store,
-      onAccepted: () => undefined,
-      onStoreError: () => undefined,
-    });
-    const afterRestart = await restarted.submit({
-      roomId: room,
-      senderId: USER,
-      clientMsgId: 'same',
-      body: 'x',
-    });
-    assert.equal(afterRestart.duplicate, true);
-    assert.equal(afterRestart.message.seq, a.message.seq);
-    const next = await restarted.submit({
-      roomId: room,
-      senderId: USER,
-      clientMsgId: 'new',
-      body: 'z',
-    });
-    assert.equal(next.message.seq, a.message.seq + 1);
+    // Another process (a fresh sequencer) knows the original too.
+    const elsewhere = await sequencerWith({ heads: roomHeads(true) }).submit(
+      send(room, 'same', 'x'),
+    );
+    assert.deepEqual([elsewhere.message.seq, elsewhere.duplicate], [1, true]);
+    const next = await sequencer.submit(send(room, 'other'));
+    assert.equal(next.message.seq, 2);
   });
 
-  it('acks what the log holds even when the store refuses it, and retries still find it', async () => {
-    const room = '01900000-0000-7000-8000-000000000030';
-    const storeErrors: unknown[] = [];
-    let refuse = true;
-    const stubbornStore: MessageStore = {
-      ...store,
-      put: (messages) => (refuse ? Promise.reject(new Error('store down')) : store.put(messages)),
-      page: (r, q) => store.page(r, q),
-      latest: (ids) => store.latest(ids),
-      findByClientMsgId: (r, c) => store.findByClientMsgId(r, c),
-      close: () => Promise.resolve(),
-    };
-    const sequencer = createSequencer({
-      log,
-      store: stubbornStore,
-      onAccepted: () => undefined,
-      onStoreError: (e) => storeErrors.push(e),
+  it('acks while the store refuses the write-through; readers wait for the persister, never see a hole', async () => {
+    const room = newRoom();
+    let storeDown = false;
+    const errors: unknown[] = [];
+    let writes = 0;
+    const down = () => Promise.reject(new Error('store down'));
+    const sequencer = sequencerWith({
+      storePauseMs: 60_000,
+      store: {
+        ...store,
+        put: (messages) => {
+          writes++;
+          return storeDown ? down() : store.put(messages);
+        },
+        findByClientMsgId: (roomId, clientMsgId) =>
+          storeDown ? down() : store.findByClientMsgId(roomId, clientMsgId),
+      },
+      onStoreError: (error) => errors.push(error),
     });
-    const sent = await sequencer.submit({
-      roomId: room,
-      senderId: USER,
-      clientMsgId: 'kept',
-      body: 'k',
-    });
-    assert.equal(sent.message.seq, 1);
-    assert.equal(storeErrors.length, 1);
-    const retry = await sequencer.submit({
-      roomId: room,
-      senderId: USER,
-      clientMsgId: 'kept',
-      body: 'k',
-    });
-    assert.equal(retry.duplicate, true);
-    refuse = false;
-    const next = await sequencer.submit({
-      roomId: room,
-      senderId: USER,
-      clientMsgId: 'next',
-      body: 'n',
-    });
-    assert.equal(next.message.seq, 2);
+    await sequencer.submit(send(room, 'one'));
+    storeDown = true;
+    const two = await sequencer.submit(send(room, 'two'));
+    assert.deepEqual([two.message.seq, two.duplicate], [2, false]);
+    assert.equal(errors.length, 1);
+    // A retry is recognised from the receipts, without the store.
+    const retry = await sequencer.submit(send(room, 'two'));
+    assert.deepEqual(retry, { message: two.message, duplicate: true });
+    await assert.rejects(
+      sequencer.submit(send(room, 'two', 'changed')),
+      (error: AppError) => error.code === 'idempotency_conflict',
+    );
+
+    // Seq 2 is committed but not stored: a reader that may not wait is refused, not answered
+    // with a hole; below the hole is whole.
+    const impatient = committedMessages(store, roomHeads(), { catchUpDelaysMs: [] });
+    await assert.rejects(impatient.page(room, { after: 0, limit: 10 }), isUnavailable);
+    await assert.rejects(impatient.page(room, { limit: 10 }), isUnavailable);
+    assert.deepEqual(
+      (await impatient.page(room, { before: 2, limit: 10 })).map((m) => m.seq),
+      [1],
+    );
+
+    // The persisting consumer writes it from the log while a patient reader waits.
+    storeDown = false;
+    const reading = committedMessages(store, roomHeads()).page(room, { after: 0, limit: 10 });
+    const persister = await log.consume('sequencer-persister-test', (batch) =>
+      store.put(batch.filter((m) => m.roomId === room)),
+    );
+    assert.deepEqual(
+      (await reading).map((m) => [m.seq, m.clientMsgId]),
+      [
+        [1, 'one'],
+        [2, 'two'],
+      ],
+    );
+    await persister.stop();
+    // Within the pause after a refusal, sends do not wait on the store at all.
+    const three = await sequencer.submit(send(room, 'three'));
+    assert.equal(three.message.seq, 3);
+    assert.equal(writes, 2, 'one write-through for "one", one refused for "two", none since');
   });
 });
 
-describe('sequencer after an append that failed but landed', () => {
-  it('settles the log before numbering again, so the landed message keeps its seq', async () => {
-    const room = '01900000-0000-7000-8000-000000000040';
-    // The append reaches the log and then reports failure, like a produce that timed out.
-    let landThenFail = false;
-    const uncertainLog: MessageLog = {
-      async append(messages) {
-        await log.append(messages);
-        if (landThenFail) {
-          landThenFail = false;
-          throw new Error('request timed out');
-        }
-      },
-      consume: (group, handler) => log.consume(group, handler),
-      close: () => Promise.resolve(),
+describe('sequencer after a batch that failed but left writes behind', () => {
+  it('hides what an uncommitted batch left, then numbers over it with a higher fence', async () => {
+    const room = newRoom();
+    // The append and the store write land, then the head cannot be committed (a crash, or the
+    // database going away at that moment): for the batch numbered after head 1.
+    const real = roomHeads();
+    const flakyHeads: RoomHeads = {
+      heads: (ids) => real.heads(ids),
+      advance: (roomId, numberBatch) =>
+        real.advance(roomId, async (claim) => {
+          const outcome = await numberBatch(claim);
+          if (claim.head === 1 && outcome.head === 3) {
+            throw new Error('connection lost');
+          }
+          return outcome;
+        }),
     };
-    const persister = await log.consume('sequencer-settle-test', (batch) => store.put(batch));
-    try {
-      const sequencer = createSequencer({
-        log: uncertainLog,
-        store,
-        onAccepted: () => undefined,
-        onStoreError: () => undefined,
-        settleLog: () => persister.caughtUp(),
-      });
-      const a = await sequencer.submit({
-        roomId: room,
-        senderId: USER,
-        clientMsgId: 'a',
-        body: 'A',
-      });
-      assert.equal(a.message.seq, 1);
-      landThenFail = true;
-      await assert.rejects(
-        sequencer.submit({ roomId: room, senderId: USER, clientMsgId: 'b', body: 'B' }),
-        (error: AppError) => error.code === 'unavailable',
+    const sequencer = sequencerWith({ heads: flakyHeads });
+    // The first send runs alone; the next two queue behind it and share the failing batch.
+    const sends = [
+      sequencer.submit(send(room, 'a')),
+      sequencer.submit(send(room, 'b')),
+      sequencer.submit(send(room, 'b2')),
+    ];
+    const [a, b1, b2] = await Promise.allSettled(sends);
+    assert.equal(a?.status, 'fulfilled');
+    for (const refused of [b1, b2]) {
+      assert.equal(refused?.status, 'rejected');
+      assert.equal(
+        refused.status === 'rejected' && (refused.reason as AppError).code,
+        'unavailable',
       );
-      const c = await sequencer.submit({
-        roomId: room,
-        senderId: USER,
-        clientMsgId: 'c',
-        body: 'C',
-      });
-      assert.equal(c.message.seq, 3, 'seq 2 belongs to the message that landed');
-      const b = await sequencer.submit({
-        roomId: room,
-        senderId: USER,
-        clientMsgId: 'b',
-        body: 'B',
-      });
-      assert.deepEqual([b.message.seq, b.duplicate], [2, true]);
-      const stored = await store.page(room, { after: 0, limit: 10 });
-      assert.deepEqual(
-        stored.map((m) => [m.seq, m.clientMsgId]),
-        [
-          [1, 'a'],
-          [2, 'b'],
-          [3, 'c'],
-        ],
-      );
-    } finally {
-      await persister.stop();
     }
+    // Written to the store at seqs 2 and 3, but not committed: readers see neither.
+    assert.equal((await store.page(room, { after: 0, limit: 10 })).length, 3);
+    assert.deepEqual(await committedIn(room), [[1, 'a']]);
+    const latest = await committedMessages(store, real).latest([room]);
+    assert.equal(latest.get(room)?.seq, 1);
+
+    const c = await sequencer.submit(send(room, 'c'));
+    assert.equal(c.message.seq, 2, 'seq 2 is handed out again');
+    const b = await sequencer.submit(send(room, 'b'));
+    assert.deepEqual([b.message.seq, b.duplicate], [3, false], 'the retry is a new message');
+
+    // Replaying the whole log (what the persisting consumer does after a restart) brings the
+    // lower-fenced leftovers back in log order; the higher fences still win.
+    const replay = await log.consume('sequencer-replay-test', (batch) =>
+      store.put(batch.filter((m) => m.roomId === room)),
+    );
+    await replay.caughtUp();
+    await replay.stop();
+    assert.deepEqual(await committedIn(room), [
+      [1, 'a'],
+      [2, 'c'],
+      [3, 'b'],
+    ]);
+    const again = await sequencer.submit(send(room, 'b2'));
+    assert.deepEqual([again.message.seq, again.duplicate], [4, false]);
+  });
+
+  it('hides what an append that failed but landed left in the log', async () => {
+    const room = newRoom();
+    let landThenFail = false;
+    const sequencer = sequencerWith({
+      log: {
+        async append(messages) {
+          await log.append(messages);
+          if (landThenFail) {
+            landThenFail = false;
+            throw new Error('request timed out');
+          }
+        },
+        consume: (group, handler) => log.consume(group, handler),
+        close: () => Promise.resolve(),
+      },
+    });
+    await sequencer.submit(send(room, 'a'));
+    landThenFail = true;
+    await assert.rejects(sequencer.submit(send(room, 'ghost')), isUnavailable);
+    const replay = await log.consume('sequencer-landed-test', (batch) =>
+      store.put(batch.filter((m) => m.roomId === room)),
+    );
+    await replay.caughtUp();
+    assert.deepEqual(await committedIn(room), [[1, 'a']], 'the landed append is not committed');
+    const next = await sequencer.submit(send(room, 'next'));
+    assert.equal(next.message.seq, 2);
+    await replay.caughtUp();
+    await replay.stop();
+    assert.deepEqual(await committedIn(room), [
+      [1, 'a'],
+      [2, 'next'],
+    ]);
   });
 });

@@ -138,7 +138,6 @@ function edgePlatform(
     presence: createMemoryPresence({ ttlMs: config.presenceTtlMs }),
     cache: createMemoryCache(),
     limiter: createMemoryRateLimiter(),
-    settleLog: async () => undefined,
     close: async () => undefined,
   };
 }

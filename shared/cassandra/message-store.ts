@@ -1,9 +1,9 @@
 import { Client, policies, types } from 'cassandra-driver';
 import type { DseClientOptions } from 'cassandra-driver';
-import { assertChatMessages } from '../embedded/chat-message.ts';
-import type { ChatMessage, MessageStore, PageQuery } from '../ports/messages.ts';
+import { assertNumberedMessages } from '../embedded/chat-message.ts';
+import type { ChatMessage, MessageStore, NumberedMessage, PageQuery } from '../ports/messages.ts';
 import { cassandraUnavailable, guard } from './errors.ts';
-import { createQueries } from './queries.ts';
+import { createQueries, writeTimestamp } from './queries.ts';
 import type { Direction, Queries, Write } from './queries.ts';
 import { assertKeyspaceName, migrateMessageStore } from './schema.ts';
 import type { Replication } from './schema.ts';
@@ -96,14 +96,19 @@ export async function openCassandraMessageStore(
   const bucketOf = (seq: number) => Math.floor(seq / bucketSize);
   let closed = false;
 
-  async function put(messages: readonly ChatMessage[]): Promise<void> {
+  async function put(messages: readonly NumberedMessage[]): Promise<void> {
     assertOpen();
-    assertChatMessages(messages);
+    assertNumberedMessages(messages);
     // Values are taken now: the caller may change its objects while the writes run. Within one
-    // call the last message of a (room, seq) wins, as if the puts had come one by one.
-    const latestBySeq = new Map<string, ChatMessage>();
+    // call the highest fence of a (room, seq) wins, the last one among equals, as if the puts had
+    // come one by one.
+    const latestBySeq = new Map<string, NumberedMessage>();
     for (const message of messages) {
-      latestBySeq.set(`${message.seq}\u0000${message.roomId}`, { ...message });
+      const key = `${message.seq}\u0000${message.roomId}`;
+      const held = latestBySeq.get(key);
+      if (!held || held.fence <= message.fence) {
+        latestBySeq.set(key, { ...message });
+      }
     }
     const rows: Write[] = [];
     const indexes = new Map<string, Write>();
@@ -112,7 +117,17 @@ export async function openCassandraMessageStore(
       const { sql } = queries;
       rows.push({
         query: sql.insertMessage,
-        params: [m.roomId, bucket, m.seq, m.id, m.senderId, m.body, m.clientMsgId, m.createdAt],
+        params: [
+          m.roomId,
+          bucket,
+          m.seq,
+          m.id,
+          m.senderId,
+          m.body,
+          m.clientMsgId,
+          m.createdAt,
+          writeTimestamp(m.fence),
+        ],
       });
       indexes.set(`b\u0000${m.roomId}\u0000${bucket}`, {
         query: sql.insertBucket,
@@ -120,7 +135,7 @@ export async function openCassandraMessageStore(
       });
       indexes.set(`c\u0000${m.roomId}\u0000${m.clientMsgId}\u0000${m.seq}`, {
         query: sql.insertClientMsgId,
-        params: [m.roomId, m.clientMsgId, m.seq],
+        params: [m.roomId, m.clientMsgId, m.seq, writeTimestamp(m.fence)],
       });
     }
     await guard('put', async () => {

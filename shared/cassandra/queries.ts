@@ -1,7 +1,9 @@
-import type { Client, types } from 'cassandra-driver';
+import { types } from 'cassandra-driver';
+import type { Client } from 'cassandra-driver';
 import type { ChatMessage } from '../ports/messages.ts';
 
 type Row = types.Row;
+const { Long } = types;
 type Long = types.Long;
 
 const MESSAGE_COLUMNS = 'room_id, seq, id, sender_id, body, client_msg_id, created_at';
@@ -22,9 +24,11 @@ export interface Write {
 export function createQueries(client: Client, keyspace: string, concurrency: number) {
   const ks = keyspace;
   const sql = {
-    insertMessage: `INSERT INTO ${ks}.messages (room_id, bucket, seq, id, sender_id, body, client_msg_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    // The write timestamp is the batch's fence (see writeTimestamp), so of two writes of one seq
+    // the higher fence wins, whichever arrives last.
+    insertMessage: `INSERT INTO ${ks}.messages (room_id, bucket, seq, id, sender_id, body, client_msg_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     insertBucket: `INSERT INTO ${ks}.room_buckets (room_id, bucket) VALUES (?, ?)`,
-    insertClientMsgId: `INSERT INTO ${ks}.client_msg_ids (room_id, client_msg_id, seq) VALUES (?, ?, ?)`,
+    insertClientMsgId: `INSERT INTO ${ks}.client_msg_ids (room_id, client_msg_id, seq) VALUES (?, ?, ?) USING TIMESTAMP ?`,
     buckets: (order: Direction) =>
       `SELECT bucket FROM ${ks}.room_buckets WHERE room_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket ${order} LIMIT ?`,
     messages: (order: Direction) =>
@@ -93,6 +97,18 @@ export function createQueries(client: Client, keyspace: string, concurrency: num
 }
 
 export type Queries = ReturnType<typeof createQueries>;
+
+/**
+ * Fenced writes carry this plus their fence as their Cassandra write timestamp. It lies above any
+ * wall-clock timestamp in microseconds until about the year 2112, so a fenced write also wins
+ * over rows written before fences existed.
+ */
+const FENCED_WRITES_BASE = 2 ** 52;
+
+/** The write timestamp of a row written by the batch with this fence. */
+export function writeTimestamp(fence: number): types.Long {
+  return Long.fromNumber(FENCED_WRITES_BASE + fence);
+}
 
 function toMessage(row: Row): ChatMessage {
   return {

@@ -1,6 +1,8 @@
+import { withoutFence } from '../embedded/chat-message.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import type { ChatMessage, MessageLog, MessageStore } from '../ports/index.ts';
+import type { ChatMessage, MessageLog, MessageStore, NumberedMessage } from '../ports/index.ts';
+import type { Receipt, RoomHeads } from './room-heads.ts';
 
 export interface SendRequest {
   roomId: string;
@@ -20,23 +22,25 @@ export interface Sequencer {
 
 export interface SequencerOptions {
   log: MessageLog;
+  /**
+   * The store itself, not a committed view. Each batch is written to it before the ack (so
+   * history has it at once); a refused write is left to the persisting consumers.
+   */
   store: MessageStore;
-  /** Called, in seq order per room, for each newly accepted message once it is durable. */
+  heads: RoomHeads;
+  /** Called, in seq order per room, for each newly accepted message once it is committed. */
   onAccepted: (message: ChatMessage) => void;
   /** Called for each batch the log refused. */
   onAppendFailure?: () => void;
-  /** Called when the store refused a write that the log already holds (it is replayed later). */
+  /** Called for each batch the store refused (the batch is still committed: the log has it). */
   onStoreError: (error: unknown) => void;
-  /**
-   * Resolves once the store holds everything the log held when called. A refused append may
-   * still have landed (a timeout is not a "no"), so before a lane hands out seqs again it waits
-   * for this and re-reads the head; otherwise a landed message and a new one could share a seq.
-   */
-  settleLog?: () => Promise<void>;
-  /** How long a lane waits for `settleLog` before refusing its sends as `unavailable`. */
-  settleTimeoutMs?: number;
-  /** Most sends written to the log in one batch. */
+  /** Most sends numbered in one batch. */
   maxBatch?: number;
+  /**
+   * After the store refused a write-through, batches skip it for this long (default 2000 ms)
+   * rather than each wait for it to fail or time out: an outage must not stall every send.
+   */
+  storePauseMs?: number;
   now?: () => number;
 }
 
@@ -47,164 +51,159 @@ interface Pending {
 }
 
 interface Lane {
-  /** Highest seq made durable in the log; undefined until read from the store. */
-  head: number | undefined;
-  /** An append failed in a way that may have written part of it: settle before numbering. */
-  uncertain: boolean;
   queue: Pending[];
   running: boolean;
-  /** Accepted sends the store refused, so a retry finds its original before the store has it. */
-  recent: Map<string, ChatMessage>;
 }
 
-const RECENT_PER_ROOM = 1024;
+/** SHA-256 of a body, base64url; Web Crypto, so the same code runs on every runtime. */
+export async function bodyDigest(body: string): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body)),
+  );
+  return btoa(String.fromCharCode(...digest))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
 
-function sameSend(existing: ChatMessage, request: SendRequest): boolean {
-  return existing.body === request.body && existing.senderId === request.senderId;
+function fromReceipt(receipt: Receipt, request: SendRequest): ChatMessage {
+  return {
+    id: receipt.messageId,
+    roomId: request.roomId,
+    seq: receipt.seq,
+    senderId: receipt.senderId,
+    body: request.body,
+    clientMsgId: receipt.clientMsgId,
+    createdAt: receipt.createdAt,
+  };
+}
+
+function refusal(error: unknown, what: string): AppError {
+  return error instanceof AppError ? error : new AppError('unavailable', `${what}, retry`, 1);
 }
 
 /**
- * Hands out each room's seq. One lane per room, and only one batch of a lane in flight, so the
- * seq it assigns is head + 1, head + 2, ... and head moves only after the log made the batch
- * durable: a failed append hands the same numbers out again, so no seq is skipped or repeated.
- * Concurrent sends to one room share one log append (group commit).
- *
- * TODO(distributed-seq): a lane lives in one process. Several processes sequencing one room
- * need a single owner per room (or a fenced counter); the embedded deployment runs one.
+ * Hands out each room's seq, in any number of processes at once. A process keeps one lane per
+ * room that runs one batch at a time (concurrent sends to a room share one log append: group
+ * commit). Each batch runs under the room's committed head (RoomHeads.advance, a row lock in
+ * PostgreSQL): it answers retried clientMsgIds from the room's receipts, numbers its new sends
+ * head + 1, head + 2, ..., appends them to the log, writes them through to the store, and only
+ * then commits the new head with their receipts and acks. The log is where a message becomes
+ * durable: a store that refuses the write-through does not stop the batch. A batch that fails
+ * before its commit leaves the head where it was, so the next batch hands the same numbers out
+ * again with a higher fence: whatever the failed batch left in the log or the store is above the
+ * head (unseen) or replaced. docs/sequencing.md has the whole argument.
  */
 export function createSequencer(options: SequencerOptions): Sequencer {
-  const { log, store } = options;
+  const { log, store, heads } = options;
   const maxBatch = options.maxBatch ?? 256;
-  const settleLog = options.settleLog ?? (() => Promise.resolve());
-  const settleTimeoutMs = options.settleTimeoutMs ?? 10_000;
   const now = options.now ?? Date.now;
+  const storePauseMs = options.storePauseMs ?? 2_000;
   const lanes = new Map<string, Lane>();
+  /** Until when write-throughs are skipped, after the store refused one. */
+  let storeResumesAt = 0;
 
-  function laneOf(roomId: string): Lane {
-    let lane = lanes.get(roomId);
-    if (!lane) {
-      lane = { head: undefined, uncertain: false, queue: [], running: false, recent: new Map() };
-      lanes.set(roomId, lane);
-    }
-    return lane;
-  }
-
-  function remember(lane: Lane, message: ChatMessage): void {
-    lane.recent.set(message.clientMsgId, message);
-    if (lane.recent.size > RECENT_PER_ROOM) {
-      const oldest = lane.recent.keys().next().value;
-      if (oldest !== undefined) {
-        lane.recent.delete(oldest);
-      }
-    }
-  }
-
-  async function findExisting(lane: Lane, request: SendRequest): Promise<ChatMessage | undefined> {
-    const found =
-      lane.recent.get(request.clientMsgId) ??
-      (await store.findByClientMsgId(request.roomId, request.clientMsgId));
-    // A seq whose message was replaced no longer answers for the old clientMsgId.
-    return found?.clientMsgId === request.clientMsgId ? found : undefined;
-  }
-
-  async function settle(lane: Lane): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new AppError('unavailable', 'the message log is settling, retry', 1)),
-        settleTimeoutMs,
-      );
-    });
-    try {
-      await Promise.race([settleLog(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-    lane.uncertain = false;
-    lane.head = undefined;
-  }
-
-  async function runBatch(roomId: string, lane: Lane, batch: Pending[]): Promise<void> {
-    if (lane.uncertain) {
-      await settle(lane);
-    }
-    if (lane.head === undefined) {
-      lane.head = (await store.latest([roomId])).get(roomId)?.seq ?? 0;
-    }
-    const accepted: Array<{ pending: Pending; result: SendResult }> = [];
-    const inBatch = new Map<string, ChatMessage>();
-    let next = lane.head;
-    for (const pending of batch) {
-      const { request } = pending;
-      const existing = inBatch.get(request.clientMsgId) ?? (await findExisting(lane, request));
-      if (existing) {
-        if (sameSend(existing, request)) {
-          if (inBatch.has(request.clientMsgId)) {
-            accepted.push({ pending, result: { message: existing, duplicate: true } });
-          } else {
-            pending.resolve({ message: existing, duplicate: true });
-          }
-        } else {
-          pending.reject(
-            new AppError(
-              'idempotency_conflict',
-              'that clientMsgId was used for a different message',
-            ),
-          );
-        }
-        continue;
-      }
-      next++;
-      const message: ChatMessage = {
-        id: newId(),
-        roomId,
-        seq: next,
-        senderId: request.senderId,
-        body: request.body,
-        clientMsgId: request.clientMsgId,
-        createdAt: new Date(now()).toISOString(),
-      };
-      inBatch.set(request.clientMsgId, message);
-      accepted.push({ pending, result: { message, duplicate: false } });
-    }
-    const fresh = [...inBatch.values()];
-    if (fresh.length === 0) {
+  async function writeThrough(messages: NumberedMessage[]): Promise<void> {
+    if (Date.now() < storeResumesAt) {
       return;
     }
     try {
-      await log.append(fresh);
+      await store.put(messages);
     } catch (error) {
-      lane.uncertain = true;
-      options.onAppendFailure?.();
-      const refusal =
-        error instanceof AppError
-          ? error
-          : new AppError('unavailable', 'the message log is unavailable', 1);
-      for (const { pending } of accepted) {
-        pending.reject(refusal);
-      }
-      return;
-    }
-    lane.head = next;
-    try {
-      await store.put(fresh);
-    } catch (error) {
-      // Durable in the log, so accepted; the store catches up from the log. Until then retries
-      // must still find these sends, so the lane keeps them.
-      for (const message of fresh) {
-        remember(lane, message);
-      }
+      // Durable in the log: the persisting consumers store it when the store is back, and
+      // readers wait for them rather than see a hole (committedMessages).
+      storeResumesAt = Date.now() + storePauseMs;
       options.onStoreError(error);
     }
-    for (const message of fresh) {
-      try {
-        options.onAccepted(message);
-      } catch (error) {
-        options.onStoreError(error);
+  }
+
+  async function runBatch(roomId: string, batch: Pending[]): Promise<void> {
+    const numbered: Array<{ pending: Pending; message: NumberedMessage; duplicate: boolean }> = [];
+    const settled = new Set<Pending>();
+    let stage = 'the room head is unavailable';
+    try {
+      const digests = await Promise.all(batch.map((pending) => bodyDigest(pending.request.body)));
+      await heads.advance(roomId, async (claim) => {
+        const committed = await claim.receipts(batch.map((pending) => pending.request.clientMsgId));
+        const inBatch = new Map<string, { message: NumberedMessage; digest: string }>();
+        const receipts: Receipt[] = [];
+        let next = claim.head;
+        batch.forEach((pending, index) => {
+          const { request } = pending;
+          const digest = digests[index] as string;
+          const fresh = inBatch.get(request.clientMsgId);
+          const receipt = committed.get(request.clientMsgId);
+          const earlier = fresh
+            ? { senderId: fresh.message.senderId, digest: fresh.digest }
+            : receipt && { senderId: receipt.senderId, digest: receipt.bodyDigest };
+          if (earlier && (earlier.senderId !== request.senderId || earlier.digest !== digest)) {
+            settled.add(pending);
+            pending.reject(
+              new AppError(
+                'idempotency_conflict',
+                'that clientMsgId was used for a different message',
+              ),
+            );
+          } else if (fresh) {
+            numbered.push({ pending, message: fresh.message, duplicate: true });
+          } else if (receipt) {
+            // Committed by an earlier batch, so it can be answered now.
+            settled.add(pending);
+            pending.resolve({ message: fromReceipt(receipt, request), duplicate: true });
+          } else {
+            next++;
+            const message: NumberedMessage = {
+              id: newId(),
+              roomId,
+              seq: next,
+              senderId: request.senderId,
+              body: request.body,
+              clientMsgId: request.clientMsgId,
+              createdAt: new Date(now()).toISOString(),
+              fence: claim.fence,
+            };
+            inBatch.set(request.clientMsgId, { message, digest });
+            receipts.push({
+              clientMsgId: message.clientMsgId,
+              seq: message.seq,
+              messageId: message.id,
+              senderId: message.senderId,
+              bodyDigest: digest,
+              createdAt: message.createdAt,
+            });
+            numbered.push({ pending, message, duplicate: false });
+          }
+        });
+        const fresh = [...inBatch.values()].map((entry) => entry.message);
+        if (fresh.length > 0) {
+          stage = 'the message log is unavailable';
+          try {
+            await log.append(fresh);
+          } catch (error) {
+            options.onAppendFailure?.();
+            throw error;
+          }
+          await writeThrough(fresh);
+          stage = 'the room head could not be committed';
+        }
+        return { head: next, receipts, value: undefined };
+      });
+    } catch (error) {
+      const reason = refusal(error, stage);
+      for (const pending of batch) {
+        if (!settled.has(pending)) {
+          pending.reject(reason);
+        }
+      }
+      return;
+    }
+    for (const { message, duplicate } of numbered) {
+      if (!duplicate) {
+        options.onAccepted(withoutFence(message));
       }
     }
-    for (const { pending, result } of accepted) {
-      pending.resolve(result);
+    for (const { pending, message, duplicate } of numbered) {
+      pending.resolve({ message: withoutFence(message), duplicate });
     }
   }
 
@@ -212,24 +211,11 @@ export function createSequencer(options: SequencerOptions): Sequencer {
     lane.running = true;
     try {
       while (lane.queue.length > 0) {
-        const batch = lane.queue.splice(0, maxBatch);
-        try {
-          await runBatch(roomId, lane, batch);
-        } catch (error) {
-          // A failure before the append (reading the head or dedupe record): nothing was written.
-          lane.head = undefined;
-          const refusal =
-            error instanceof AppError
-              ? error
-              : new AppError('unavailable', 'the message store is unavailable', 1);
-          for (const pending of batch) {
-            pending.reject(refusal);
-          }
-        }
+        await runBatch(roomId, lane.queue.splice(0, maxBatch));
       }
     } finally {
       lane.running = false;
-      if (lane.queue.length === 0 && lane.recent.size === 0 && !lane.uncertain) {
+      if (lane.queue.length === 0) {
         lanes.delete(roomId);
       }
     }
@@ -238,7 +224,11 @@ export function createSequencer(options: SequencerOptions): Sequencer {
   return {
     submit(request) {
       return new Promise<SendResult>((resolve, reject) => {
-        const lane = laneOf(request.roomId);
+        let lane = lanes.get(request.roomId);
+        if (!lane) {
+          lane = { queue: [], running: false };
+          lanes.set(request.roomId, lane);
+        }
         lane.queue.push({ request, resolve, reject });
         if (!lane.running) {
           void drain(request.roomId, lane);

@@ -94,4 +94,31 @@ export const migrations: readonly Migration[] = [
       `ALTER TABLE memberships ADD COLUMN posted boolean NOT NULL DEFAULT false`,
     ],
   },
+  {
+    id: '0005_room_heads',
+    statements: [
+      // The highest committed seq of each room: the one place that says which numbered messages
+      // count. A row exists once the room's first batch was numbered; the sequencer holds it
+      // locked while it numbers, writes and commits a batch (docs/sequencing.md).
+      `CREATE TABLE room_heads (
+        room_id text PRIMARY KEY,
+        head bigint NOT NULL CHECK (head >= 0)
+      )`,
+      // Fences of numbered batches. A sequence, not a column: nextval is never rolled back, so
+      // a batch whose transaction failed cannot hand its fence to the next one.
+      `CREATE SEQUENCE message_fences`,
+      // One row per committed send, written in the same statement as the head it moved: a
+      // retried clientMsgId is answered from here, also while the message store is down.
+      `CREATE TABLE message_receipts (
+        room_id text NOT NULL,
+        client_msg_id text NOT NULL,
+        seq bigint NOT NULL,
+        message_id text NOT NULL,
+        sender_id text NOT NULL,
+        body_digest text NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (room_id, client_msg_id)
+      )`,
+    ],
+  },
 ];

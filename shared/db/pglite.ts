@@ -10,6 +10,7 @@ export async function openPgliteSql(dataDir?: string): Promise<Sql> {
   await db.waitReady;
 
   return {
+    exclusive: true,
     async query<Row extends object>(text: string, params?: readonly unknown[]) {
       const result = await db.query<Row>(text, params ? [...params] : undefined);
       return result.rows;

@@ -1,4 +1,4 @@
-import type { ChatMessage, LogConsumer } from '../ports/messages.ts';
+import type { NumberedMessage, LogConsumer } from '../ports/messages.ts';
 import type { AppendFile, FilePosition, ReadLimits } from './append-file.ts';
 import { backoffDelayMs } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
@@ -13,10 +13,10 @@ export interface ConsumerFailure {
 
 export interface LogConsumerOptions {
   group: string;
-  file: AppendFile<ChatMessage>;
+  file: AppendFile<NumberedMessage>;
   /** The group's committed position. */
   start: FilePosition;
-  handler: (batch: ChatMessage[]) => Promise<void>;
+  handler: (batch: NumberedMessage[]) => Promise<void>;
   /** Persists the position after a handled batch. */
   commit: (position: FilePosition) => Promise<void>;
   limits: ReadLimits;
@@ -47,7 +47,7 @@ export function startLogConsumer(options: LogConsumerOptions): Pick<LogConsumer,
   async function run(): Promise<void> {
     let readFailures = 0;
     while (!stopping) {
-      let batch: { records: ChatMessage[]; next: FilePosition };
+      let batch: { records: NumberedMessage[]; next: FilePosition };
       try {
         batch = await file.read(position, options.limits);
         readFailures = 0;
@@ -70,7 +70,7 @@ export function startLogConsumer(options: LogConsumerOptions): Pick<LogConsumer,
   }
 
   /** Calls the handler until a call resolves; false when stop() came first. */
-  async function deliver(records: ChatMessage[]): Promise<boolean> {
+  async function deliver(records: NumberedMessage[]): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
         // Fresh copies per call: a handler that mutated a failed batch must not see it again.

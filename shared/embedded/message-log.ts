@@ -1,10 +1,10 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChatMessage, LogConsumer, MessageLog } from '../ports/messages.ts';
+import type { NumberedMessage, LogConsumer, MessageLog } from '../ports/messages.ts';
 import { openAppendFile } from './append-file.ts';
 import type { FilePosition } from './append-file.ts';
 import { writeFileAtomic } from './atomic-file.ts';
-import { assertChatMessages, decodeChatMessage } from './chat-message.ts';
+import { assertNumberedMessages, decodeNumberedMessage } from './chat-message.ts';
 import { startLogConsumer } from './log-consumer.ts';
 import type { ConsumerFailure } from './log-consumer.ts';
 import { unavailable } from './unavailable.ts';
@@ -58,19 +58,22 @@ export async function openFileMessageLog(options: FileMessageLogOptions): Promis
   } catch (error) {
     throw unavailable(`cannot create ${groupsDir}`, error);
   }
-  const file = await openAppendFile({ path: join(dir, 'log.jsonl'), decode: decodeChatMessage });
+  const file = await openAppendFile({
+    path: join(dir, 'log.jsonl'),
+    decode: decodeNumberedMessage,
+  });
   /** Live consumers by group, registered before their first await so two cannot start. */
   const consumers = new Map<string, Promise<LogConsumer>>();
   let closing: Promise<void> | undefined;
 
-  async function append(messages: readonly ChatMessage[]): Promise<void> {
-    assertChatMessages(messages);
+  async function append(messages: readonly NumberedMessage[]): Promise<void> {
+    assertNumberedMessages(messages);
     await file.append(messages);
   }
 
   function consume(
     group: string,
-    handler: (batch: ChatMessage[]) => Promise<void>,
+    handler: (batch: NumberedMessage[]) => Promise<void>,
   ): Promise<LogConsumer> {
     if (closing) {
       return Promise.reject(unavailable('message log is closed'));

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { ChatMessage, MessageStore, PageQuery } from '../ports/messages.ts';
+import type { ChatMessage, MessageStore, NumberedMessage, PageQuery } from '../ports/messages.ts';
 import { openAppendFile } from './append-file.ts';
-import { assertChatMessages, decodeChatMessage } from './chat-message.ts';
+import { assertNumberedMessages, decodeNumberedMessage } from './chat-message.ts';
 import { createRoomIndex } from './room-index.ts';
 import { unavailable } from './unavailable.ts';
 
@@ -28,15 +28,16 @@ export async function openFileMessageStore(
   const index = createRoomIndex();
   const file = await openAppendFile({
     path: join(dir, 'messages.jsonl'),
-    decode: decodeChatMessage,
+    decode: decodeNumberedMessage,
     onRecord: index.upsert,
   });
   let closed = false;
 
-  async function put(messages: readonly ChatMessage[]): Promise<void> {
-    assertChatMessages(messages);
-    // Messages already held as they are need no write: the persisting consumer replays what the
-    // sequencer already stored, and that must not cost a second fsync.
+  async function put(messages: readonly NumberedMessage[]): Promise<void> {
+    assertNumberedMessages(messages);
+    // Messages already held as they are (or overtaken by a higher fence) need no write: the
+    // persisting consumer replays what the sequencer already stored, and that must not cost a
+    // second fsync.
     const fresh = messages.filter((message) => !index.holds(message));
     if (fresh.length === 0) {
       return;

@@ -1,17 +1,23 @@
-import type { ChatMessage, PageQuery } from '../ports/messages.ts';
+import type { ChatMessage, NumberedMessage, PageQuery } from '../ports/messages.ts';
+import { withoutFence } from './chat-message.ts';
 
 /**
  * The in-memory side of the message store: per room, messages in an array indexed by seq, and
  * the clientMsgId lookup. Holds its own copies; hands out copies.
  */
 export interface RoomIndex {
-  /** Inserts or replaces the message at (roomId, seq). */
-  upsert(message: ChatMessage): void;
+  /** Inserts the message at (roomId, seq), or replaces one held there with an equal or lower fence. */
+  upsert(message: NumberedMessage): void;
   page(roomId: string, query: PageQuery): ChatMessage[];
   latest(roomId: string): ChatMessage | undefined;
-  /** Whether exactly this message, field for field, is already held at its seq. */
-  holds(message: ChatMessage): boolean;
+  /** Whether this message, field for field, or one with a higher fence is held at its seq. */
+  holds(message: NumberedMessage): boolean;
   findByClientMsgId(roomId: string, clientMsgId: string): ChatMessage | undefined;
+}
+
+interface Slot {
+  message: ChatMessage;
+  fence: number;
 }
 
 interface Room {
@@ -19,27 +25,34 @@ interface Room {
    * Slot `seq` holds that message; slot 0 is never used. Seqs are dense, so holes only stand for
    * messages that have not arrived yet (the consumer may deliver out of order or repeat).
    */
-  bySeq: Array<ChatMessage | undefined>;
+  bySeq: Array<Slot | undefined>;
   /**
-   * clientMsgId -> the lowest seq carrying it. Two concurrent retries can both be accepted
-   * before either is stored; the lowest seq is the first one acked, whatever the arrival order.
+   * clientMsgId -> every seq that was written with it, ascending. A seq written by a batch that
+   * failed can be taken over by another message later, so a lookup checks each in turn.
    */
-  byClientMsgId: Map<string, number>;
+  byClientMsgId: Map<string, number[]>;
 }
 
 export function createRoomIndex(): RoomIndex {
   const rooms = new Map<string, Room>();
 
-  function upsert(message: ChatMessage): void {
+  function upsert(message: NumberedMessage): void {
     let room = rooms.get(message.roomId);
     if (!room) {
       room = { bySeq: [], byClientMsgId: new Map() };
       rooms.set(message.roomId, room);
     }
-    room.bySeq[message.seq] = { ...message };
-    const known = room.byClientMsgId.get(message.clientMsgId);
-    if (known === undefined || message.seq < known) {
-      room.byClientMsgId.set(message.clientMsgId, message.seq);
+    const held = room.bySeq[message.seq];
+    if (held && held.fence > message.fence) {
+      return;
+    }
+    room.bySeq[message.seq] = { message: withoutFence(message), fence: message.fence };
+    const seqs = room.byClientMsgId.get(message.clientMsgId);
+    if (!seqs) {
+      room.byClientMsgId.set(message.clientMsgId, [message.seq]);
+    } else if (!seqs.includes(message.seq)) {
+      seqs.push(message.seq);
+      seqs.sort((a, b) => a - b);
     }
   }
 
@@ -67,10 +80,14 @@ export function createRoomIndex(): RoomIndex {
     return found;
   }
 
-  function holds(message: ChatMessage): boolean {
-    const held = rooms.get(message.roomId)?.bySeq[message.seq];
+  function holds(message: NumberedMessage): boolean {
+    const slot = rooms.get(message.roomId)?.bySeq[message.seq];
+    if (slot === undefined || slot.fence > message.fence) {
+      return slot !== undefined;
+    }
+    const held = slot.message;
     return (
-      held !== undefined &&
+      slot.fence === message.fence &&
       held.id === message.id &&
       held.body === message.body &&
       held.senderId === message.senderId &&
@@ -81,24 +98,28 @@ export function createRoomIndex(): RoomIndex {
 
   function latest(roomId: string): ChatMessage | undefined {
     const newest = rooms.get(roomId)?.bySeq.at(-1);
-    return newest && { ...newest };
+    return newest && { ...newest.message };
   }
 
   function findByClientMsgId(roomId: string, clientMsgId: string): ChatMessage | undefined {
     const room = rooms.get(roomId);
-    const seq = room?.byClientMsgId.get(clientMsgId);
-    const message = seq === undefined ? undefined : room?.bySeq[seq];
-    // A later upsert may have replaced that seq with another message: never answer with it.
-    return message?.clientMsgId === clientMsgId ? { ...message } : undefined;
+    for (const seq of room?.byClientMsgId.get(clientMsgId) ?? []) {
+      // A later upsert may have replaced that seq with another message: never answer with it.
+      const message = room?.bySeq[seq]?.message;
+      if (message?.clientMsgId === clientMsgId) {
+        return { ...message };
+      }
+    }
+    return undefined;
   }
 
   return { upsert, page, latest, holds, findByClientMsgId };
 }
 
 function collect(room: Room, seq: number, found: ChatMessage[]): void {
-  const message = room.bySeq[seq];
-  if (message) {
-    found.push({ ...message });
+  const slot = room.bySeq[seq];
+  if (slot) {
+    found.push({ ...slot.message });
   }
 }
 

@@ -2,7 +2,7 @@ import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import { isAppError, isRetryable } from '../errors.ts';
 import { backoffDelayMs } from '../embedded/backoff.ts';
 import type { BackoffOptions } from '../embedded/backoff.ts';
-import type { ChatMessage, LogConsumer } from '../ports/messages.ts';
+import type { NumberedMessage, LogConsumer } from '../ports/messages.ts';
 import { deadLetterRecord, decodeEntry, describeDeadLetter, logDeadLetter } from './dead-letter.ts';
 import type { DeadLetter, Entry } from './dead-letter.ts';
 import type { Sender } from './sender.ts';
@@ -18,7 +18,7 @@ export interface ConsumerSettings {
   /** The port's group name, for logs; `groupId` is what Kafka sees. */
   group: string;
   groupId: string;
-  handler: (batch: ChatMessage[]) => Promise<void>;
+  handler: (batch: NumberedMessage[]) => Promise<void>;
   sender: Sender;
   dlqTopic: string;
   maxAttempts: number;
@@ -189,7 +189,7 @@ export async function startKafkaConsumer(settings: ConsumerSettings): Promise<Lo
     for (let attempt = 1; ; attempt++) {
       try {
         // Fresh copies per call: a handler that changed a failed batch must not see it again.
-        await handler(entries.map((entry) => ({ ...(entry.message as ChatMessage) })));
+        await handler(entries.map((entry) => ({ ...(entry.message as NumberedMessage) })));
         stats.handled += entries.length;
         return true;
       } catch (error) {

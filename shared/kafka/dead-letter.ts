@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
-import { decodeChatMessage } from '../embedded/chat-message.ts';
-import type { ChatMessage } from '../ports/messages.ts';
+import { decodeNumberedMessage } from '../embedded/chat-message.ts';
+import type { NumberedMessage } from '../ports/messages.ts';
 import type { OutgoingRecord } from './sender.ts';
 import { errorFields } from './support.ts';
 import type { KafkaLogger } from './support.ts';
@@ -11,7 +11,7 @@ export interface DeadLetter {
   topic: string;
   partition: number;
   offset: string;
-  /** Absent when the record was not a readable ChatMessage. */
+  /** Absent when the record was not a readable NumberedMessage. */
   roomId: string | undefined;
   seq: number | undefined;
   /** Failed handler calls for this message alone (0: it could not even be decoded). */
@@ -19,17 +19,17 @@ export interface DeadLetter {
   error: unknown;
 }
 
-/** A record as fetched: the ChatMessage it holds, or why it holds none. */
+/** A record as fetched: the NumberedMessage it holds, or why it holds none. */
 export interface Entry {
   offset: string;
   raw: KafkaMessage;
-  message: ChatMessage | undefined;
+  message: NumberedMessage | undefined;
   decodeError: unknown;
 }
 
 export function decodeEntry(raw: KafkaMessage): Entry {
   try {
-    const message = decodeChatMessage(JSON.parse(raw.value?.toString('utf8') ?? 'null'));
+    const message = decodeNumberedMessage(JSON.parse(raw.value?.toString('utf8') ?? 'null'));
     return { offset: raw.offset, raw, message, decodeError: undefined };
   } catch (error) {
     return { offset: raw.offset, raw, message: undefined, decodeError: error };

@@ -1,7 +1,7 @@
 import { Kafka, Partitioners } from 'kafkajs';
 import type { Admin, KafkaConfig } from 'kafkajs';
-import { assertChatMessages } from '../embedded/chat-message.ts';
-import type { ChatMessage, LogConsumer, MessageLog } from '../ports/messages.ts';
+import { assertNumberedMessages } from '../embedded/chat-message.ts';
+import type { NumberedMessage, LogConsumer, MessageLog } from '../ports/messages.ts';
 import { startKafkaConsumer } from './consumer.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import { createSender } from './sender.ts';
@@ -78,7 +78,7 @@ export interface KafkaMessageLog extends MessageLog {
  * The message log on Kafka. append() sends each message keyed by its room with acks=all through
  * an idempotent producer, one request in flight (see sender.ts), and resolves once the brokers
  * acknowledged it; Kafka unreachable or slow rejects with `unavailable` within appendTimeoutMs.
- * consume() joins a consumer group (see consumer.ts). Values are the ChatMessage as JSON.
+ * consume() joins a consumer group (see consumer.ts). Values are the NumberedMessage as JSON.
  *
  * A rejection means "not known to be written", not "not written": when only the broker's answer
  * is lost (a timeout, a partition that drops packets), the messages may be in the log anyway,
@@ -154,11 +154,11 @@ export async function openKafkaMessageLog(
   const consumers = new Set<Promise<LogConsumer>>();
   let closing: Promise<void> | undefined;
 
-  async function append(messages: readonly ChatMessage[]): Promise<void> {
+  async function append(messages: readonly NumberedMessage[]): Promise<void> {
     if (closing) {
       throw kafkaUnavailable('message log is closed');
     }
-    assertChatMessages(messages);
+    assertNumberedMessages(messages);
     await sender.send(
       messages.map((message) => ({ topic, key: message.roomId, value: JSON.stringify(message) })),
     );
@@ -167,7 +167,7 @@ export async function openKafkaMessageLog(
 
   function consume(
     group: string,
-    handler: (batch: ChatMessage[]) => Promise<void>,
+    handler: (batch: NumberedMessage[]) => Promise<void>,
   ): Promise<LogConsumer> {
     if (closing) {
       return Promise.reject(kafkaUnavailable('message log is closed'));

@@ -16,7 +16,6 @@ import { openRedisPlatformParts } from '../redis/platform.ts';
 import { openCassandraMessageStore } from '../cassandra/message-store.ts';
 import { openKafkaMessageLog } from '../kafka/message-log.ts';
 import { failOpenLimiter, failSoftCache } from './fail-soft.ts';
-import { openPersistWatch } from './persist-watch.ts';
 
 /** The consumer group that persists the message log into the message store. */
 export const PERSIST_GROUP = 'message-store';
@@ -88,7 +87,6 @@ export async function openPlatform(
     const messageStore = await openMessageStore(config);
     closers.unshift(() => messageStore.close());
 
-    let settleLog: () => Promise<void> = () => Promise.resolve();
     if (options.persist) {
       const persister: LogConsumer = await messageLog.consume(
         PERSIST_GROUP,
@@ -103,17 +101,8 @@ export async function openPlatform(
         },
       );
       closers.unshift(() => persister.stop());
+      // The store holds everything the log held before this process serves anything.
       await persister.caughtUp();
-      settleLog = () => persister.caughtUp();
-    } else if (config.kafkaBrokers.length > 0) {
-      // The persisters run elsewhere: settle by watching their group's committed offsets.
-      const watch = await openPersistWatch({
-        brokers: config.kafkaBrokers,
-        topic: config.kafkaTopic,
-        groupId: persistGroupId(config),
-      });
-      closers.unshift(() => watch.close());
-      settleLog = () => watch.settled();
     }
 
     const report = (error: unknown, operation: string) => {
@@ -131,7 +120,6 @@ export async function openPlatform(
       presence: backplane.presence,
       cache: failSoftCache(backplane.cache, report),
       limiter: failOpenLimiter(backplane.limiter, report),
-      settleLog,
       close: () => closeAll(closers),
     };
   } catch (error) {

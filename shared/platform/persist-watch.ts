@@ -4,8 +4,8 @@ import { fetchCommitted, fetchEndOffsets, waitForCommits } from '../kafka/topics
 
 /**
  * The persisting consumer group seen from outside it, through a Kafka admin client of its own:
- * what a process that runs no persister needs to settle the log, and what /metrics reports as
- * the group's lag.
+ * what /metrics reports as the group's lag, and a way to wait until the store caught up with
+ * the log (for tools and tests).
  */
 export interface PersistWatch {
   /**

@@ -20,11 +20,5 @@ export interface Platform {
   presence: Presence;
   cache: Cache;
   limiter: RateLimiter;
-  /**
-   * Resolves once the message store holds everything the message log held when called: through
-   * this process's persisting consumer, or by watching the persisting group's committed offsets
-   * when the persisters run in other processes.
-   */
-  settleLog(): Promise<void>;
   close(): Promise<void>;
 }

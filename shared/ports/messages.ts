@@ -12,6 +12,17 @@ export interface ChatMessage {
 }
 
 /**
+ * A message as the sequencer writes it to the log and the store: the message plus the fence of
+ * the batch that numbered it. Fences come from one counter that only grows, and a batch takes
+ * its fence while it holds the room's head (see docs/sequencing.md). A batch that failed may
+ * still have reached the log or the store; the batch that numbers those seqs again has a higher
+ * fence, and wherever two writes of one (room, seq) meet, in whatever order, the higher fence wins.
+ */
+export interface NumberedMessage extends ChatMessage {
+  fence: number;
+}
+
+/**
  * The message log (Kafka's role): every accepted message is appended here, durably, before the
  * sender gets its ack. Consumers read it in order per room and persist into the MessageStore.
  */
@@ -20,13 +31,16 @@ export interface MessageLog {
    * Resolves once every message is durable. Rejects with AppError('unavailable') when the log
    * cannot take them; the caller must then refuse the send, never ack it.
    */
-  append(messages: readonly ChatMessage[]): Promise<void>;
+  append(messages: readonly NumberedMessage[]): Promise<void>;
   /**
    * Delivers batches from the group's committed position onwards, in log order per room. The
    * position is committed only after `handler` resolves, so a batch may be seen again after a
    * crash: handlers must be idempotent.
    */
-  consume(group: string, handler: (batch: ChatMessage[]) => Promise<void>): Promise<LogConsumer>;
+  consume(
+    group: string,
+    handler: (batch: NumberedMessage[]) => Promise<void>,
+  ): Promise<LogConsumer>;
   close(): Promise<void>;
 }
 
@@ -52,8 +66,12 @@ export interface PageQuery {
  * clientMsgId record used to answer retried sends.
  */
 export interface MessageStore {
-  /** Idempotent upsert keyed by (roomId, seq); also records (roomId, clientMsgId) -> seq. */
-  put(messages: readonly ChatMessage[]): Promise<void>;
+  /**
+   * Upsert keyed by (roomId, seq) that keeps the higher fence: a message is replaced only by one
+   * with an equal or higher fence, so replaying an old write never undoes a newer one. Also
+   * records (roomId, clientMsgId) -> seq. Reads return the messages without their fence.
+   */
+  put(messages: readonly NumberedMessage[]): Promise<void>;
   /**
    * Messages in ascending seq order. Without `after` it returns the newest `limit` messages
    * (below `before` when given): the latest page, or scrolling back. With `after` it returns the
@@ -62,6 +80,10 @@ export interface MessageStore {
   page(roomId: string, query: PageQuery): Promise<ChatMessage[]>;
   /** The newest message of each room that has one. */
   latest(roomIds: readonly string[]): Promise<Map<string, ChatMessage>>;
+  /**
+   * The lowest-seq message that still carries this clientMsgId. The store does not know which
+   * seqs are committed: callers compare the seq with the room's head.
+   */
   findByClientMsgId(roomId: string, clientMsgId: string): Promise<ChatMessage | undefined>;
   close(): Promise<void>;
 }

@@ -11,6 +11,11 @@ export interface Sql {
   ): Promise<Row[]>;
   /** Runs `work` inside one transaction; a thrown error rolls it back. */
   transaction<T>(work: (tx: SqlQuery) => Promise<T>): Promise<T>;
+  /**
+   * True when this process is the database's only client (PGlite holds its data directory), so
+   * work that one process already serialises needs no row locks against other processes.
+   */
+  readonly exclusive?: boolean;
   close(): Promise<void>;
 }
 

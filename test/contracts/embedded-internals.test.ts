@@ -9,7 +9,7 @@ import { openFileMessageLog } from '../../shared/embedded/message-log.ts';
 import type { ConsumerFailure } from '../../shared/embedded/message-log.ts';
 import { openFileMessageStore } from '../../shared/embedded/message-store.ts';
 import { createMemoryPubSub } from '../../shared/embedded/pubsub.ts';
-import type { ChatMessage } from '../../shared/ports/messages.ts';
+import type { NumberedMessage } from '../../shared/ports/messages.ts';
 import { chatMessage, makeTempDir, rejectsWithCode, removeDir, waitUntil } from './helpers.ts';
 
 interface Row {
@@ -157,7 +157,7 @@ describe('file message log', () => {
       const store = await openFileMessageStore({ dir });
       const noCreatedAt: Record<string, unknown> = { ...chatMessage('room-a', 2) };
       delete noCreatedAt.createdAt;
-      await assert.rejects(store.put([noCreatedAt as unknown as ChatMessage]), TypeError);
+      await assert.rejects(store.put([noCreatedAt as unknown as NumberedMessage]), TypeError);
       await store.close();
       await (await openFileMessageStore({ dir })).close();
     }));

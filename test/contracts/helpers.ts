@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { ChatMessage } from '../../shared/ports/messages.ts';
+import type { NumberedMessage } from '../../shared/ports/messages.ts';
 
 /** A fresh empty directory under the OS temp dir. */
 export function makeTempDir(prefix = 'atlas-contract-'): Promise<string> {
@@ -18,12 +18,15 @@ export function uniqueNamespace(): string {
   return `contract-${randomUUID()}`;
 }
 
-/** A valid message; `id` and `clientMsgId` are derived from room and seq unless overridden. */
+/**
+ * A valid numbered message (fence 1 unless overridden); `id` and `clientMsgId` are derived from
+ * room and seq unless overridden.
+ */
 export function chatMessage(
   roomId: string,
   seq: number,
-  overrides: Partial<ChatMessage> = {},
-): ChatMessage {
+  overrides: Partial<NumberedMessage> = {},
+): NumberedMessage {
   return {
     id: `${roomId}-${seq}`,
     roomId,
@@ -32,6 +35,7 @@ export function chatMessage(
     body: `message ${seq} of ${roomId}`,
     clientMsgId: `client-${roomId}-${seq}`,
     createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, seq % 60)).toISOString(),
+    fence: 1,
     ...overrides,
   };
 }

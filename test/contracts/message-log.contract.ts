@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { ChatMessage, LogConsumer, MessageLog } from '../../shared/ports/messages.ts';
+import type { NumberedMessage, LogConsumer, MessageLog } from '../../shared/ports/messages.ts';
 import {
   chatMessage,
   delay,
@@ -19,7 +19,7 @@ export interface MessageLogContractOptions {
   settleMs?: number;
 }
 
-type Handler = (batch: ChatMessage[]) => Promise<void>;
+type Handler = (batch: NumberedMessage[]) => Promise<void>;
 
 /**
  * The MessageLog contract. `open(dir)` opens a log whose state lives under (or is named after)
@@ -65,28 +65,28 @@ export function messageLogContract(
 
     /** A handler that records every batch it accepted. */
     function recorder() {
-      const seen: ChatMessage[] = [];
+      const seen: NumberedMessage[] = [];
       const handler: Handler = async (batch) => {
         seen.push(...batch);
       };
       return { seen, handler };
     }
 
-    function ids(messages: readonly ChatMessage[]): string[] {
+    function ids(messages: readonly NumberedMessage[]): string[] {
       return messages.map((message) => message.id);
     }
 
-    function inRoom(messages: readonly ChatMessage[], roomId: string): number[] {
+    function inRoom(messages: readonly NumberedMessage[], roomId: string): number[] {
       return messages.filter((message) => message.roomId === roomId).map((m) => m.seq);
     }
 
-    function waitForCount(seen: readonly ChatMessage[], count: number, what = 'delivered') {
+    function waitForCount(seen: readonly NumberedMessage[], count: number, what = 'delivered') {
       return waitUntil(`${count} messages ${what}`, () => seen.length >= count, timeoutMs);
     }
 
     it('delivers every appended message once, in order per room', async () => {
       const log = await openLog();
-      const sent: ChatMessage[] = [];
+      const sent: NumberedMessage[] = [];
       for (let seq = 1; seq <= 10; seq++) {
         sent.push(chatMessage('room-a', seq), chatMessage('room-b', seq));
       }
@@ -144,8 +144,8 @@ export function messageLogContract(
       const log = await openLog();
       const sent = Array.from({ length: 10 }, (_, i) => chatMessage('room-a', i + 1));
       await log.append(sent);
-      let failedBatch: ChatMessage[] | undefined;
-      const accepted: ChatMessage[][] = [];
+      let failedBatch: NumberedMessage[] | undefined;
+      const accepted: NumberedMessage[][] = [];
       await consume(log, 'group-1', async (batch) => {
         if (!failedBatch) {
           failedBatch = batch;

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { ChatMessage, MessageStore } from '../../shared/ports/messages.ts';
+import { withoutFence } from '../../shared/embedded/chat-message.ts';
 import { chatMessage, makeTempDir, rejectsWithCode, removeDir } from './helpers.ts';
+
+/** The message as reads return it: without the fence it was written with. */
+const asRead = (...args: Parameters<typeof chatMessage>) => withoutFence(chatMessage(...args));
 
 export interface MessageStoreContractOptions {
   /** Reopening on the same dir keeps every message (every real store). */
@@ -57,7 +61,7 @@ export function messageStoreContract(
       const page = await store.page('room-a', { limit: 10 });
       assert.deepEqual(
         page,
-        [1, 2, 3].map((seq) => chatMessage('room-a', seq)),
+        [1, 2, 3].map((seq) => asRead('room-a', seq)),
       );
     });
 
@@ -65,10 +69,15 @@ export function messageStoreContract(
       const store = await openStore();
       await store.put([chatMessage('room-a', 1), chatMessage('room-a', 2)]);
       await store.put([chatMessage('room-a', 2), chatMessage('room-a', 1)]);
-      await store.put([chatMessage('room-a', 2, { body: 'edited' })]);
+      assert.deepEqual(await store.page('room-a', { limit: 10 }), [
+        asRead('room-a', 1),
+        asRead('room-a', 2),
+      ]);
+      // A seq is only ever written with another message by a later batch, with a higher fence.
+      await store.put([chatMessage('room-a', 2, { body: 'edited', fence: 2 })]);
       const page = await store.page('room-a', { limit: 10 });
       assert.deepEqual(seqs(page), [1, 2]);
-      assert.equal(page[1]?.body, 'edited', 'the last put of a seq wins');
+      assert.equal(page[1]?.body, 'edited', 'the higher fence replaces');
     });
 
     it('keeps rooms apart', async () => {
@@ -78,7 +87,7 @@ export function messageStoreContract(
         chatMessage('room-b', 1),
         chatMessage('room-b', 2),
       ]);
-      assert.deepEqual(await store.page('room-a', { limit: 10 }), [chatMessage('room-a', 1)]);
+      assert.deepEqual(await store.page('room-a', { limit: 10 }), [asRead('room-a', 1)]);
       assert.deepEqual(seqs(await store.page('room-b', { limit: 10 })), [1, 2]);
     });
 
@@ -138,7 +147,7 @@ export function messageStoreContract(
       await store.put([chatMessage('room-a', 1, shared), chatMessage('room-b', 7, shared)]);
       assert.deepEqual(
         await store.findByClientMsgId('room-a', 'same-client-id'),
-        chatMessage('room-a', 1, shared),
+        asRead('room-a', 1, shared),
       );
       assert.equal((await store.findByClientMsgId('room-b', 'same-client-id'))?.seq, 7);
       assert.equal(await store.findByClientMsgId('room-a', 'unknown'), undefined);
@@ -155,9 +164,49 @@ export function messageStoreContract(
       await store.put([chatMessage('room-a', 2)]);
       const latest = await store.latest(['room-a', 'room-b', 'room-empty']);
       assert.deepEqual([...latest.keys()].sort(), ['room-a', 'room-b']);
-      assert.deepEqual(latest.get('room-a'), chatMessage('room-a', 3));
+      assert.deepEqual(latest.get('room-a'), asRead('room-a', 3));
       assert.equal(latest.get('room-b')?.seq, 1);
       assert.equal((await store.latest([])).size, 0);
+    });
+
+    it('keeps the higher fence of a seq, whatever order the writes come in', async () => {
+      const store = await openStore();
+      const leftover = chatMessage('room-a', 2, { clientMsgId: 'left', body: 'left', fence: 5 });
+      const winner = chatMessage('room-a', 2, { clientMsgId: 'won', body: 'won', fence: 9 });
+      await store.put([chatMessage('room-a', 1, { fence: 4 }), leftover]);
+      await store.put([winner]);
+      // A replay of the older write arrives after the newer one.
+      await store.put([leftover]);
+      await store.put([chatMessage('room-a', 3, { fence: 7 }), winner]);
+      assert.deepEqual(await store.page('room-a', { limit: 10 }), [
+        asRead('room-a', 1, { fence: 4 }),
+        withoutFence(winner),
+        asRead('room-a', 3, { fence: 7 }),
+      ]);
+      assert.deepEqual(await store.findByClientMsgId('room-a', 'won'), withoutFence(winner));
+      assert.equal(
+        await store.findByClientMsgId('room-a', 'left'),
+        undefined,
+        'a replaced message is not found by its clientMsgId',
+      );
+      // Within one put, too, the higher fence wins.
+      await store.put([
+        chatMessage('room-a', 4, { body: 'high', fence: 8 }),
+        chatMessage('room-a', 4, { body: 'low', fence: 6 }),
+      ]);
+      assert.equal((await store.page('room-a', { after: 3, limit: 1 }))[0]?.body, 'high');
+    });
+
+    it('finds a clientMsgId written at several seqs at the one that still carries it', async () => {
+      const store = await openStore();
+      const again = { clientMsgId: 'again', body: 'again' };
+      // Written at seq 1 by a batch that failed, then at seq 2; seq 1 went to another message.
+      await store.put([chatMessage('room-a', 1, { ...again, fence: 1 })]);
+      await store.put([
+        chatMessage('room-a', 1, { fence: 2 }),
+        chatMessage('room-a', 2, { ...again, fence: 2 }),
+      ]);
+      assert.equal((await store.findByClientMsgId('room-a', 'again'))?.seq, 2);
     });
 
     it('stores every message of many concurrent puts', async () => {
@@ -195,7 +244,10 @@ export function messageStoreContract(
     if (options.durable) {
       it('keeps every message, upsert and clientMsgId across close and reopen', async () => {
         const store = await storeWith(6);
-        await store.put([chatMessage('room-a', 6, { body: 'edited' }), chatMessage('room-b', 1)]);
+        await store.put([
+          chatMessage('room-a', 6, { body: 'edited', fence: 2 }),
+          chatMessage('room-b', 1),
+        ]);
         await store.close();
         const reopened = await openStore();
         const page = await reopened.page('room-a', { limit: 10 });
@@ -203,6 +255,15 @@ export function messageStoreContract(
         assert.equal(page[5]?.body, 'edited');
         assert.equal((await reopened.findByClientMsgId('room-a', 'client-room-a-4'))?.seq, 4);
         assert.equal((await reopened.latest(['room-b'])).get('room-b')?.seq, 1);
+      });
+
+      it('keeps the higher fence across close and reopen', async () => {
+        const store = await openStore();
+        await store.put([chatMessage('room-a', 1, { body: 'high', fence: 3 })]);
+        await store.put([chatMessage('room-a', 1, { body: 'low', fence: 2 })]);
+        await store.close();
+        const reopened = await openStore();
+        assert.equal((await reopened.page('room-a', { limit: 1 }))[0]?.body, 'high');
       });
     }
   });

@@ -17,7 +17,7 @@ import type {
   KafkaMessageLog,
   KafkaMessageLogOptions,
 } from '../../shared/kafka/message-log.ts';
-import type { ChatMessage, LogConsumer, MessageStore } from '../../shared/ports/messages.ts';
+import type { NumberedMessage, LogConsumer, MessageStore } from '../../shared/ports/messages.ts';
 import { chatMessage, delay, rejectsWithCode, waitUntil } from '../contracts/helpers.ts';
 import { messageLogContract } from '../contracts/message-log.contract.ts';
 import {
@@ -81,8 +81,8 @@ function openStore(): Promise<MessageStore> {
 }
 
 /** `perRoom` messages in each of `rooms` rooms, in an order a sequencer could have sent them. */
-function roomMessages(prefix: string, rooms: number, perRoom: number): ChatMessage[] {
-  const messages: ChatMessage[] = [];
+function roomMessages(prefix: string, rooms: number, perRoom: number): NumberedMessage[] {
+  const messages: NumberedMessage[] = [];
   for (let seq = 1; seq <= perRoom; seq++) {
     for (let room = 0; room < rooms; room++) {
       messages.push(chatMessage(`${prefix}-${room}`, seq));
@@ -94,7 +94,7 @@ function roomMessages(prefix: string, rooms: number, perRoom: number): ChatMessa
 /** Appends in chunks, `parallel` chunks in flight, pausing `pauseMs` between chunk starts. */
 async function appendAll(
   log: KafkaMessageLog,
-  messages: readonly ChatMessage[],
+  messages: readonly NumberedMessage[],
   { chunk, parallel, pauseMs }: { chunk: number; parallel: number; pauseMs: number },
 ): Promise<void> {
   let next = 0;
@@ -146,7 +146,7 @@ describe('kafka log: rebalances while persisting into cassandra', { timeout: 180
     const deliveries = new Map<string, number>();
     let stallNext = false;
     let stalled = 0;
-    const handler = async (batch: ChatMessage[]) => {
+    const handler = async (batch: NumberedMessage[]) => {
       if (stallNext) {
         // One member stops answering longer than its session: the group moves on without it
         // while this call is still running (the "old handler beside the new" hazard).
@@ -254,7 +254,7 @@ describe(
       await writer.append(sent);
 
       const counts = new Map<string, number>();
-      const record = (batch: ChatMessage[]) =>
+      const record = (batch: NumberedMessage[]) =>
         batch.forEach((m) => counts.set(m.id, (counts.get(m.id) ?? 0) + 1));
       let zombieCalls = 0;
       let zombieFinished = false;
@@ -447,7 +447,7 @@ describe('kafka log: poison messages (dead-letter topic)', { timeout: 60_000 }, 
       chatMessage('room-p', seq, seq === 3 ? { body: 'poison' } : {}),
     );
     await log.append(sent);
-    // A record that is not a ChatMessage at all, written by some other producer.
+    // A record that is not a NumberedMessage at all, written by some other producer.
     const raw = new Kafka({ brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING }).producer();
     await raw.connect();
     await raw.send({ topic: options.topic, messages: [{ key: 'room-p', value: 'not json' }] });

@@ -7,13 +7,17 @@ export interface ServerProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `npm start`'s entry point as a real child process and waits for its URL line. */
+/**
+ * Starts `npm start`'s entry point as a real child process (all roles, or the `roles` given) and
+ * waits for its URL line.
+ */
 export function startServerProcess(
   env: Record<string, string>,
   timeoutMs = 60_000,
+  roles: readonly string[] = [],
 ): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'shared/server/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'shared/server/main.ts', ...roles], {
       env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -33,7 +37,7 @@ export function startServerProcess(
           output: () => output,
           kill(signal) {
             return new Promise((done) => {
-              if (child.exitCode !== null) {
+              if (child.exitCode !== null || child.signalCode !== null) {
                 done(child.exitCode);
                 return;
               }

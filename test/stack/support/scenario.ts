@@ -39,7 +39,6 @@ export async function openServicesOver(
     cache,
     limiter,
     // The scenario sends nothing that could leave the log unsettled: no persister to wait for.
-    settleLog: () => Promise.resolve(),
     async close() {
       await pubsub.close();
       await presence.close();
