@@ -29,13 +29,42 @@ export const redisUrl = $interpolate`rediss://${redis.username}:${redis.password
 /**
  * Amazon Keyspaces (Cassandra-compatible, serverless) as the message store. The keyspace is
  * declared here; the store creates its tables with CQL at start-up, as it does on Cassandra.
- * Keyspaces speaks CQL on port 9142 with TLS only, with service-specific credentials or SigV4.
- * TODO(keyspaces-auth): the store's driver options (TLS, credentials) are not configurable from
- * the environment yet; until they are, the message store cannot log in to Keyspaces. The
- * documented alternative is a self-managed Cassandra 5.0 (docs/deploy.md).
+ * Keyspaces speaks CQL on port 9142 with TLS only; the store logs in with service-specific
+ * credentials of an IAM user of its own.
+ * TODO(keyspaces-timestamps): the store orders rewrites of a seq by client-side write
+ * timestamps (`USING TIMESTAMP`), which Keyspaces accepts only on tables created with
+ * client-side timestamps enabled, a Keyspaces-only table property the portable CQL migration
+ * does not set; docs/deploy.md has the one statement per table to run after the first deploy.
  */
 export const keyspace = new aws.keyspaces.Keyspace('Messages', {
   name: `atlas_${$app.stage.replace(/[^a-z0-9_]/g, '_')}`.slice(0, 48),
+});
+
+const keyspacesUser = new aws.iam.User('MessageStoreUser', {
+  name: `atlas-${$app.stage}-message-store`.slice(0, 64),
+});
+
+new aws.iam.UserPolicy('MessageStoreAccess', {
+  user: keyspacesUser.name,
+  policy: $jsonStringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: ['cassandra:*'],
+        Resource: [
+          $interpolate`arn:aws:cassandra:*:*:/keyspace/${keyspace.name}/*`,
+          $interpolate`arn:aws:cassandra:*:*:/keyspace/${keyspace.name}`,
+          'arn:aws:cassandra:*:*:/keyspace/system*',
+        ],
+      },
+    ],
+  }),
+});
+
+const keyspacesLogin = new aws.iam.ServiceSpecificCredential('MessageStoreLogin', {
+  serviceName: 'cassandra.amazonaws.com',
+  userName: keyspacesUser.name,
 });
 
 export const cassandraEnvironment = {
@@ -43,6 +72,9 @@ export const cassandraEnvironment = {
   // Keyspaces reports one data centre per region, named after the region.
   CASSANDRA_DATACENTER: aws.getRegionOutput().name,
   CASSANDRA_KEYSPACE: keyspace.name,
+  CASSANDRA_TLS: '1',
+  CASSANDRA_USERNAME: keyspacesLogin.serviceUserName,
+  CASSANDRA_PASSWORD: keyspacesLogin.servicePassword,
 };
 
 /**

@@ -5,11 +5,11 @@ import { stageSizes } from './stages.ts';
 const sizes = stageSizes($app.stage);
 const KAFKA_VERSION = '3.9.x';
 
-/** Admits Kafka clients from inside the VPC only (plaintext 9092, TLS 9094). */
+/** Admits Kafka clients from inside the VPC only (TLS, 9094). */
 const kafkaAccess = new aws.ec2.SecurityGroup('KafkaAccess', {
   vpcId: vpc.id,
   description: 'Kafka clients inside the VPC',
-  ingress: [{ protocol: 'tcp', fromPort: 9092, toPort: 9094, cidrBlocks: [vpcCidr] }],
+  ingress: [{ protocol: 'tcp', fromPort: 9094, toPort: 9094, cidrBlocks: [vpcCidr] }],
   egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'] }],
 });
 
@@ -28,9 +28,8 @@ const kafkaConfiguration = new aws.msk.Configuration('KafkaConfiguration', {
 });
 
 /**
- * Amazon MSK: the message log. One broker per zone (or more), in the private subnets.
- * TODO(kafka-tls): clients connect in plaintext inside the VPC because the Kafka adapter has
- * no TLS or SASL settings yet; switch `clientBroker` to "TLS" once it has.
+ * Amazon MSK: the message log. One broker per zone (or more), in the private subnets. Clients
+ * talk TLS only (port 9094), verified against the system's CAs; access is by security group.
  */
 export const kafka = new aws.msk.Cluster('Kafka', {
   clusterName: `atlas-${$app.stage}`.slice(0, 64),
@@ -42,13 +41,14 @@ export const kafka = new aws.msk.Cluster('Kafka', {
     securityGroups: [kafkaAccess.id],
     storageInfo: { ebsStorageInfo: { volumeSize: sizes.kafkaVolumeGiB } },
   },
-  encryptionInfo: { encryptionInTransit: { clientBroker: 'TLS_PLAINTEXT', inCluster: true } },
+  encryptionInfo: { encryptionInTransit: { clientBroker: 'TLS', inCluster: true } },
   configurationInfo: { arn: kafkaConfiguration.arn, revision: kafkaConfiguration.latestRevision },
 });
 
 /** What every process that appends to or reads the message log is given. */
 export const messageEnvironment = {
-  KAFKA_BROKERS: kafka.bootstrapBrokers,
+  KAFKA_BROKERS: kafka.bootstrapBrokersTls,
+  KAFKA_TLS: '1',
   KAFKA_PARTITIONS: String(sizes.kafkaPartitions),
   KAFKA_REPLICATION_FACTOR: String(sizes.kafkaReplicationFactor),
   ...cassandraEnvironment,

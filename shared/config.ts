@@ -43,6 +43,26 @@ export interface AtlasConfig {
   cassandraKeyspace: string;
   /** Copies of each message in the local data centre when the keyspace is created. */
   cassandraReplicationFactor: number;
+  kafkaSecurity: KafkaSecurity;
+  cassandraSecurity: CassandraSecurity;
+}
+
+/** How the Kafka clients reach managed clusters (MSK with SCRAM, hosted Kafka). */
+export interface KafkaSecurity {
+  tls: boolean;
+  /** PEM bundle of the CAs to trust instead of the system's; implies TLS. */
+  tlsCaFile: string | undefined;
+  sasl:
+    | { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
+    | undefined;
+}
+
+/** How the Cassandra driver reaches clusters that require TLS or password authentication. */
+export interface CassandraSecurity {
+  tls: boolean;
+  /** PEM bundle of the CAs to trust instead of the system's; implies TLS. */
+  tlsCaFile: string | undefined;
+  credentials: { username: string; password: string } | undefined;
 }
 
 const intFrom = (fallback: number, min: number, max: number) =>
@@ -54,6 +74,9 @@ const intFrom = (fallback: number, min: number, max: number) =>
     v.minValue(min),
     v.maxValue(max),
   );
+
+const flag = v.optional(v.picklist(['0', '1', 'true', 'false']), '0');
+const isOn = (value: string) => value === '1' || value === 'true';
 
 const EnvSchema = v.object({
   HOST: v.optional(v.string(), '127.0.0.1'),
@@ -86,7 +109,53 @@ const EnvSchema = v.object({
   CASSANDRA_CONTACT_POINTS: v.optional(v.string(), ''),
   CASSANDRA_DATACENTER: v.optional(v.string(), 'datacenter1'),
   CASSANDRA_KEYSPACE: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]{0,47}$/)), 'atlas'),
+  KAFKA_TLS: flag,
+  KAFKA_TLS_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
+  KAFKA_SASL_MECHANISM: v.optional(v.picklist(['plain', 'scram-sha-256', 'scram-sha-512'])),
+  KAFKA_SASL_USERNAME: v.optional(v.pipe(v.string(), v.minLength(1))),
+  KAFKA_SASL_PASSWORD: v.optional(v.pipe(v.string(), v.minLength(1))),
+  CASSANDRA_TLS: flag,
+  CASSANDRA_TLS_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
+  CASSANDRA_USERNAME: v.optional(v.pipe(v.string(), v.minLength(1))),
+  CASSANDRA_PASSWORD: v.optional(v.pipe(v.string(), v.minLength(1))),
 });
+
+type Env = v.InferOutput<typeof EnvSchema>;
+
+function kafkaSecurity(e: Env): KafkaSecurity {
+  const mechanism = e.KAFKA_SASL_MECHANISM;
+  const username = e.KAFKA_SASL_USERNAME;
+  const password = e.KAFKA_SASL_PASSWORD;
+  const given = [mechanism, username, password].filter((value) => value !== undefined).length;
+  if (given !== 0 && given !== 3) {
+    throw new TypeError(
+      'invalid configuration: KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together',
+    );
+  }
+  return {
+    tls: isOn(e.KAFKA_TLS) || e.KAFKA_TLS_CA_FILE !== undefined,
+    tlsCaFile: e.KAFKA_TLS_CA_FILE,
+    sasl:
+      mechanism !== undefined && username !== undefined && password !== undefined
+        ? { mechanism, username, password }
+        : undefined,
+  };
+}
+
+function cassandraSecurity(e: Env): CassandraSecurity {
+  const { CASSANDRA_USERNAME: username, CASSANDRA_PASSWORD: password } = e;
+  if ((username === undefined) !== (password === undefined)) {
+    throw new TypeError(
+      'invalid configuration: CASSANDRA_USERNAME and CASSANDRA_PASSWORD go together',
+    );
+  }
+  return {
+    tls: isOn(e.CASSANDRA_TLS) || e.CASSANDRA_TLS_CA_FILE !== undefined,
+    tlsCaFile: e.CASSANDRA_TLS_CA_FILE,
+    credentials:
+      username !== undefined && password !== undefined ? { username, password } : undefined,
+  };
+}
 
 const list = (text: string) =>
   text
@@ -136,5 +205,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cassandraDataCenter: e.CASSANDRA_DATACENTER,
     cassandraKeyspace: e.CASSANDRA_KEYSPACE,
     cassandraReplicationFactor: e.CASSANDRA_REPLICATION_FACTOR,
+    kafkaSecurity: kafkaSecurity(e),
+    cassandraSecurity: cassandraSecurity(e),
   };
 }

@@ -25,6 +25,8 @@ export function openEmbeddedPlatform(options: {
       cassandraDataCenter: 'datacenter1',
       cassandraKeyspace: 'atlas',
       cassandraReplicationFactor: 1,
+      kafkaSecurity: { tls: false, tlsCaFile: undefined, sasl: undefined },
+      cassandraSecurity: { tls: false, tlsCaFile: undefined, credentials: undefined },
     },
     { persist: true },
   );

@@ -16,6 +16,7 @@ import { openRedisPlatformParts } from '../redis/platform.ts';
 import { openCassandraMessageStore } from '../cassandra/message-store.ts';
 import { openKafkaMessageLog } from '../kafka/message-log.ts';
 import { failOpenLimiter, failSoftCache } from './fail-soft.ts';
+import { cassandraClientSecurity, kafkaClientSecurity } from './security.ts';
 
 /** The consumer group that persists the message log into the message store. */
 export const PERSIST_GROUP = 'message-store';
@@ -35,6 +36,8 @@ export type PlatformConfig = Pick<
   | 'cassandraDataCenter'
   | 'cassandraKeyspace'
   | 'cassandraReplicationFactor'
+  | 'kafkaSecurity'
+  | 'cassandraSecurity'
 >;
 
 export interface OpenPlatformOptions {
@@ -180,6 +183,7 @@ async function openMessageLog(
       partitions: config.kafkaPartitions,
       replicationFactor: config.kafkaReplicationFactor,
       clientId: `atlas-${process.pid}`,
+      kafka: kafkaClientSecurity(config.kafkaSecurity),
       dlqTopic: `${config.kafkaTopic}.dead-letter`,
       // Deployments with topics of their own never share a consumer group on one cluster.
       groupPrefix: persistGroupPrefix(config),
@@ -188,6 +192,12 @@ async function openMessageLog(
     });
   }
   return openFileMessageLog({ dir: join(config.dataDir, 'message-log') });
+}
+
+/** `host` of `host:port` (IPv6 addresses in brackets keep their colons). */
+function hostOf(address: string): string {
+  const bracketed = /^\[([^\]]+)\]/.exec(address);
+  return bracketed?.[1] ?? address.split(':')[0] ?? address;
 }
 
 async function openMessageStore(config: PlatformConfig): Promise<MessageStore> {
@@ -200,6 +210,10 @@ async function openMessageStore(config: PlatformConfig): Promise<MessageStore> {
         class: 'NetworkTopologyStrategy',
         [config.cassandraDataCenter]: config.cassandraReplicationFactor,
       },
+      client: cassandraClientSecurity(
+        config.cassandraSecurity,
+        hostOf(config.cassandraContactPoints[0] ?? ''),
+      ),
     });
   }
   return openFileMessageStore({ dir: join(config.dataDir, 'message-store') });

@@ -1,4 +1,4 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { AppError } from '../errors.ts';
 import { fetchCommitted, fetchEndOffsets, waitForCommits } from '../kafka/topics.ts';
 
@@ -22,6 +22,8 @@ export interface PersistWatchOptions {
   brokers: readonly string[];
   topic: string;
   groupId: string;
+  /** TLS and SASL, as the other Kafka clients of the process use them. */
+  kafka?: Pick<KafkaConfig, 'ssl' | 'sasl'>;
   pollMs?: number;
   onError?: (error: unknown) => void;
 }
@@ -31,6 +33,7 @@ const DEFAULT_SETTLE_TIMEOUT_MS = 15_000;
 export async function openPersistWatch(options: PersistWatchOptions): Promise<PersistWatch> {
   const { topic, groupId } = options;
   const admin = new Kafka({
+    ...options.kafka,
     brokers: [...options.brokers],
     clientId: `atlas-watch-${process.pid}`,
     logLevel: logLevel.NOTHING,

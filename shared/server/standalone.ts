@@ -3,6 +3,7 @@ import { createLogger } from '../log.ts';
 import { createMetrics, registerPersistLag } from '../metrics.ts';
 import { describePlatform, openPlatform, persistGroupId } from '../platform/open.ts';
 import { openPersistWatch } from '../platform/persist-watch.ts';
+import { kafkaClientSecurity } from '../platform/security.ts';
 import type { RealtimeNode } from '../../realtime/node.ts';
 import { createServices, type Services } from '../services.ts';
 import { startNodeServer, type RunningServer } from './node-server.ts';
@@ -56,6 +57,7 @@ export async function startStandalone(
           brokers: config.kafkaBrokers,
           topic: config.kafkaTopic,
           groupId: persistGroupId(config),
+          kafka: kafkaClientSecurity(config.kafkaSecurity),
         })
       : undefined;
   if (lagWatch) {
