@@ -18,8 +18,8 @@ interface Connection {
 /**
  * Presence in process memory: per user, their connections with an expiry. A connection is
  * alive strictly before its expiry; every answer ignores expired ones, whether swept yet or not.
- * A user whose last connection expired went offline silently: a later disconnect of it
- * resolves false, and a new connect resolves true again.
+ * A user whose last connection expired went offline without a disconnect: a later disconnect
+ * of it resolves false, a new connect resolves true again, and lapsed() reports the user once.
  */
 export function createMemoryPresence(options: MemoryPresenceOptions): Presence {
   const { ttlMs } = options;
@@ -28,6 +28,8 @@ export function createMemoryPresence(options: MemoryPresenceOptions): Presence {
   }
   const now = options.now ?? Date.now;
   const users = new Map<string, Map<string, Connection>>();
+  /** Users whose last connection expired, not yet handed out by lapsed(). */
+  const lapsedUsers = new Set<string>();
   let closed = false;
   const sweeper = setInterval(sweep, options.sweepIntervalMs ?? ttlMs);
   sweeper.unref();
@@ -36,6 +38,7 @@ export function createMemoryPresence(options: MemoryPresenceOptions): Presence {
     assertOpen();
     const wasOnline = isOnline(userId, now());
     keepAlive(userId, connectionId, nodeId);
+    lapsedUsers.delete(userId);
     return !wasOnline;
   }
 
@@ -47,6 +50,10 @@ export function createMemoryPresence(options: MemoryPresenceOptions): Presence {
     connections?.delete(connectionId);
     if (connections?.size === 0) {
       users.delete(userId);
+      if (!wasOnline) {
+        // Its connections had expired before this disconnect: an offline nobody announced yet.
+        lapsedUsers.add(userId);
+      }
     }
     return wasOnline && !isOnline(userId, at);
   }
@@ -59,6 +66,7 @@ export function createMemoryPresence(options: MemoryPresenceOptions): Presence {
     assertOpen();
     for (const { userId, connectionId } of connections) {
       keepAlive(userId, connectionId, nodeId);
+      lapsedUsers.delete(userId);
     }
   }
 
@@ -68,10 +76,21 @@ export function createMemoryPresence(options: MemoryPresenceOptions): Presence {
     return new Set(userIds.filter((userId) => isOnline(userId, at)));
   }
 
+  async function lapsed(limit: number): Promise<string[]> {
+    assertOpen();
+    sweep();
+    const handed = [...lapsedUsers].slice(0, limit);
+    for (const userId of handed) {
+      lapsedUsers.delete(userId);
+    }
+    return handed;
+  }
+
   async function close(): Promise<void> {
     closed = true;
     clearInterval(sweeper);
     users.clear();
+    lapsedUsers.clear();
   }
 
   function keepAlive(userId: string, connectionId: string, nodeId: string): void {
@@ -102,6 +121,7 @@ export function createMemoryPresence(options: MemoryPresenceOptions): Presence {
       }
       if (connections.size === 0) {
         users.delete(userId);
+        lapsedUsers.add(userId);
       }
     }
   }
@@ -112,5 +132,5 @@ export function createMemoryPresence(options: MemoryPresenceOptions): Presence {
     }
   }
 
-  return { connect, disconnect, refresh, online, close };
+  return { connect, disconnect, refresh, online, lapsed, close };
 }

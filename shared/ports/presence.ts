@@ -19,5 +19,11 @@ export interface Presence {
   ): Promise<void>;
   /** Users in `userIds` that are online now. */
   online(userIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * Users who went offline because their last connection expired (its node died or lost the
+   * registry), at most `limit` of them. Each such transition is handed to exactly one caller,
+   * once, so that one node announces it; a user who came back online first is not reported.
+   */
+  lapsed(limit: number): Promise<string[]>;
   close(): Promise<void>;
 }

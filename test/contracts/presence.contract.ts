@@ -96,6 +96,53 @@ export function presenceContract(
       assert.deepEqual(await onlineOf('alice', 'bob'), []);
     });
 
+    it('hands out a user whose last connection expired once, and only that user', async () => {
+      await presence.connect('alice', 'c1', 'node-dead');
+      await presence.connect('bob', 'c2', 'node-live');
+      await presence.connect('carol', 'c3', 'node-live');
+      assert.equal(await presence.disconnect('carol', 'c3'), true);
+      await clock.advance(ttlMs * 0.6);
+      await presence.refresh('node-live', [{ userId: 'bob', connectionId: 'c2' }]);
+      assert.deepEqual(await presence.lapsed(100), [], 'nobody has expired yet');
+      await clock.advance(ttlMs * 0.6);
+      assert.deepEqual(await presence.lapsed(100), ['alice'], 'carol went offline by disconnect');
+      assert.deepEqual(await presence.lapsed(100), [], 'handed out once');
+      assert.equal(await presence.disconnect('alice', 'c1'), false, 'already offline');
+      assert.deepEqual(await onlineOf('alice', 'bob'), ['bob']);
+    });
+
+    it('does not hand out a user who came back before anyone asked', async () => {
+      await presence.connect('alice', 'c1', 'node-dead');
+      await clock.advance(ttlMs + 50);
+      assert.equal(await presence.connect('alice', 'c2', 'node-live'), true, 'online again');
+      assert.deepEqual(await presence.lapsed(100), []);
+      assert.equal(await presence.disconnect('alice', 'c2'), true);
+      await clock.advance(ttlMs + 50);
+      assert.deepEqual(await presence.lapsed(100), [], 'the disconnect announced it');
+    });
+
+    it('hands out an expired user whose dead connection is disconnected late', async () => {
+      await presence.connect('alice', 'c1', 'node-dead');
+      await clock.advance(ttlMs + 50);
+      assert.equal(
+        await presence.disconnect('alice', 'c1'),
+        false,
+        'not this call that took her offline',
+      );
+      assert.deepEqual(await presence.lapsed(100), ['alice']);
+    });
+
+    it('hands out at most `limit` per call', async () => {
+      for (const userId of ['u1', 'u2', 'u3']) {
+        await presence.connect(userId, `c-${userId}`, 'node-dead');
+      }
+      await clock.advance(ttlMs + 50);
+      const first = await presence.lapsed(2);
+      assert.equal(first.length, 2);
+      const rest = await presence.lapsed(2);
+      assert.deepEqual([...first, ...rest].sort(), ['u1', 'u2', 'u3']);
+    });
+
     it('rejects calls after close with unavailable', async () => {
       await presence.close();
       await rejectsWithCode(() => presence.online(['alice']), 'unavailable');

@@ -250,7 +250,14 @@ describe('a fleet of two nodes on the real servers', { timeout: 240_000 }, () =>
       await new Promise((resolve) => setTimeout(resolve, PRESENCE_TTL_MS + 1_000));
       assert.equal(await online(), true, 'still connected through the third node');
 
-      // The third node dies without a word: its connection's presence runs out with the TTL.
+      // Dave watches from node two.
+      const watcher = await connect(two, dave);
+      const carolOffline = (f: Frame) =>
+        f.type === 'presence' && f['userId'] === carol.id && f['status'] === 'offline';
+      assert.equal(watcher.frames.filter(carolOffline).length, 0);
+
+      // The third node dies without a word: its connection's presence runs out with the TTL,
+      // and a surviving node tells carol's friends.
       const killedAt = Date.now();
       await third.kill('SIGKILL');
       while ((await online()) && Date.now() - killedAt < PRESENCE_TTL_MS * 4) {
@@ -259,6 +266,16 @@ describe('a fleet of two nodes on the real servers', { timeout: 240_000 }, () =>
       const tookMs = Date.now() - killedAt;
       assert.equal(await online(), false, 'carol is offline once her last node is gone');
       assert.ok(tookMs <= PRESENCE_TTL_MS + 1_500, `offline after ${tookMs} ms`);
+      await watcher.next(carolOffline, PRESENCE_TTL_MS * 2);
+      const announcedMs = Date.now() - killedAt;
+      assert.ok(
+        announcedMs <= PRESENCE_TTL_MS * 2,
+        `friends told after ${announcedMs} ms (TTL plus one refresh period)`,
+      );
+      // Exactly once, although both surviving nodes look for lapsed users.
+      await new Promise((resolve) => setTimeout(resolve, PRESENCE_TTL_MS));
+      assert.equal(watcher.frames.filter(carolOffline).length, 1);
+      watcher.close();
       onThird.close();
     } finally {
       await third.kill('SIGKILL');

@@ -70,7 +70,11 @@ describe('redis adapters beyond the contracts', { timeout: 60_000 }, () => {
       await parts.limiter.hit('login', 5, 60_000);
       await parts.presence.connect('alice', 'c1', 'node-1');
       const swept = await own.sweep();
-      assert.equal(swept, 3, 'cache, rate and presence keys, all under atlas:<namespace>:');
+      assert.equal(
+        swept,
+        4,
+        'cache, rate, presence and presence-due keys, all under atlas:<namespace>:',
+      );
     } finally {
       await parts.close();
     }
