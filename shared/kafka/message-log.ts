@@ -136,16 +136,18 @@ export async function openKafkaMessageLog(
       { topic: settings.dlqTopic, partitions: 1, replicationFactor },
       logger,
     );
-    // Leaders can lag the creation a moment: caughtUp() must work as soon as open resolves.
-    for (let attempt = 1; ; attempt++) {
+    // Leaders can lag the creation (seconds on a broker that has just started and is busy):
+    // caughtUp() must work as soon as open resolves. The open deadline bounds the wait.
+    const giveUpAt = Date.now() + settings.openTimeoutMs;
+    for (;;) {
       try {
         await fetchEndOffsets(client, topic);
         return;
       } catch (error) {
-        if (attempt >= 50) {
+        if (Date.now() >= giveUpAt) {
           throw error;
         }
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
   }
