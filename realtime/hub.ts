@@ -6,7 +6,7 @@ import { channels, type MessageStore, type PubSub } from '../shared/ports/index.
 import type { Rooms } from '../shared/rooms/rooms.ts';
 import { CloseCode } from './close-codes.ts';
 import type { Connection } from './connection.ts';
-import { messageFrame } from './room-stream.ts';
+import { encodedMessageFrame } from './room-stream.ts';
 
 /**
  * This node's index of its connections by room and by user, and its pub/sub interest: it is
@@ -15,6 +15,8 @@ import { messageFrame } from './room-stream.ts';
 export class Hub {
   private readonly byRoom = new Map<string, Set<Connection>>();
   private readonly byUser = new Map<string, Set<Connection>>();
+  /** Kept in step with byUser: read on every upgrade, so it must not cost a scan. */
+  private connectionTotal = 0;
 
   constructor(
     private readonly pubsub: PubSub,
@@ -26,11 +28,7 @@ export class Hub {
   }
 
   get connectionCount(): number {
-    let count = 0;
-    for (const set of this.byUser.values()) {
-      count += set.size;
-    }
-    return count;
+    return this.connectionTotal;
   }
 
   *connections(): IterableIterator<Connection> {
@@ -44,7 +42,10 @@ export class Hub {
   }
 
   async addUser(connection: Connection): Promise<void> {
-    if (this.addTo(this.byUser, connection.userId, connection)) {
+    const before = this.byUser.get(connection.userId)?.size ?? 0;
+    const first = this.addTo(this.byUser, connection.userId, connection);
+    this.connectionTotal += (this.byUser.get(connection.userId)?.size ?? 0) - before;
+    if (first) {
       await this.pubsub.subscribe(channels.user(connection.userId));
     }
   }
@@ -66,7 +67,10 @@ export class Hub {
     for (const roomId of [...connection.rooms.keys()]) {
       this.removeRoom(connection, roomId);
     }
-    if (this.removeFrom(this.byUser, connection.userId, connection)) {
+    const before = this.byUser.get(connection.userId)?.size ?? 0;
+    const last = this.removeFrom(this.byUser, connection.userId, connection);
+    this.connectionTotal -= before - (this.byUser.get(connection.userId)?.size ?? 0);
+    if (last) {
       this.pubsub
         .unsubscribe(channels.user(connection.userId))
         .catch((error: unknown) => this.report(error));
@@ -138,8 +142,8 @@ export class Hub {
     }
     switch (event.t) {
       case 'message': {
-        // Serialised once for every connection of the room.
-        const frame = messageFrame(event.message);
+        // Serialised and encoded once for every connection of the room.
+        const frame = encodedMessageFrame(event.message);
         this.metrics.fanoutSeconds.observe(
           Math.max(0, Date.now() - Date.parse(event.message.createdAt)) / 1000,
         );
@@ -150,7 +154,7 @@ export class Hub {
         return;
       }
       case 'typing': {
-        const frame = JSON.stringify({ type: 'typing', roomId, userId: event.userId });
+        const frame = Buffer.from(JSON.stringify({ type: 'typing', roomId, userId: event.userId }));
         for (const connection of targets) {
           if (connection.userId !== event.userId) {
             connection.sendText(frame);
@@ -159,12 +163,9 @@ export class Hub {
         return;
       }
       case 'read': {
-        const frame = JSON.stringify({
-          type: 'read',
-          roomId,
-          userId: event.userId,
-          seq: event.seq,
-        });
+        const frame = Buffer.from(
+          JSON.stringify({ type: 'read', roomId, userId: event.userId, seq: event.seq }),
+        );
         for (const connection of targets) {
           connection.sendText(frame);
         }

@@ -1,10 +1,16 @@
 import type { ChatMessage, MessageStore } from '../shared/ports/index.ts';
+import type { FrameData } from './connection.ts';
 
 /** Messages read from the store per round trip while closing a gap or answering a sync. */
 const FILL_PAGE = 200;
 
 export function messageFrame(message: ChatMessage): string {
   return JSON.stringify({ type: 'message', message });
+}
+
+/** The `message` frame encoded once, for handing the same bytes to every connection of a room. */
+export function encodedMessageFrame(message: ChatMessage): Buffer {
+  return Buffer.from(messageFrame(message));
 }
 
 export interface SyncOutcome {
@@ -34,7 +40,7 @@ export class RoomStream {
     cursor: number,
     held: boolean,
     private readonly store: MessageStore,
-    private readonly sendText: (text: string) => boolean,
+    private readonly sendText: (frame: FrameData) => boolean,
     private readonly onGap: () => void,
   ) {
     this.cursor = cursor;
@@ -42,7 +48,7 @@ export class RoomStream {
   }
 
   /** A message from the room's channel. `frame` is its pre-serialised `message` frame. */
-  live(message: ChatMessage, frame: string): void {
+  live(message: ChatMessage, frame: FrameData): void {
     if (message.seq <= this.cursor) {
       return;
     }

@@ -133,6 +133,8 @@ describe('sending and live delivery', () => {
       (f) =>
         f.type === 'message' && (f['message'] as { clientMsgId: string }).clientMsgId === 'live-1',
     );
+    // Fanned-out frames are encoded once and handed over as bytes, yet still go out as text.
+    assert.equal(a.binaryFrames + b.binaryFrames, 0);
     a.close();
     b.close();
   });

@@ -11,6 +11,8 @@ export interface Frame {
  */
 export class TestSocket {
   readonly frames: Frame[] = [];
+  /** Frames that arrived as binary WebSocket frames: the protocol only ever sends text. */
+  binaryFrames = 0;
   closed: { code: number; reason: string } | undefined;
   private waiters: Array<{
     match: (f: Frame) => boolean;
@@ -20,7 +22,10 @@ export class TestSocket {
   private closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        this.binaryFrames++;
+      }
       const frame = JSON.parse(data.toString()) as Frame;
       this.frames.push(frame);
       for (const waiter of [...this.waiters]) {
