@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from './support/services.ts';
@@ -176,6 +177,44 @@ describe('a server killed with SIGKILL', () => {
     );
     assert.equal(retried.body.duplicate, true);
     assert.equal(retried.body.message.seq, 4);
+  });
+
+  it('refuses a second process on the same data directory, and the first keeps its sequence', async () => {
+    const owner = (
+      await call<Session>('/api/auth/register', {
+        body: { username: 'dur_dave', password: PASSWORD },
+      })
+    ).body;
+    const room = await call<{ room: { id: string } }>('/api/rooms', {
+      token: owner.accessToken,
+      body: { name: 'one writer', memberIds: [] },
+    });
+    assert.equal(room.status, 201);
+    const send = (clientMsgId: string) =>
+      call<{ message: { seq: number } }>(`/api/rooms/${room.body.room.id}/messages`, {
+        token: owner.accessToken,
+        body: { clientMsgId, body: clientMsgId },
+      });
+    assert.equal((await send('before-the-second')).body.message.seq, 1);
+
+    // The second process is a different port on the same files: it must not open them.
+    const second = spawn(process.execPath, ['--import', 'tsx', 'shared/server/main.ts'], {
+      env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ATLAS_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    second.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    second.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exitCode = await new Promise<number | null>((resolve) => second.once('exit', resolve));
+    assert.equal(exitCode, 1, output);
+    assert.match(
+      output,
+      /^ATLAS could not start: data directory .* is in use by another ATLAS process/m,
+    );
+    assert.doesNotMatch(output, /ATLAS listening/);
+    assert.doesNotMatch(output, /\n\s+at /, 'one line, no stack trace');
+
+    assert.equal((await send('after-the-second')).body.message.seq, 2);
   });
 
   it('closes sockets with 1001 "going away" on SIGTERM and exits cleanly', async () => {

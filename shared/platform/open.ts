@@ -15,6 +15,7 @@ import type { LogConsumer, MessageLog, MessageStore, Platform, Sql } from '../po
 import { openRedisPlatformParts } from '../redis/platform.ts';
 import { openCassandraMessageStore } from '../cassandra/message-store.ts';
 import { openKafkaMessageLog } from '../kafka/message-log.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { failOpenLimiter, failSoftCache } from './fail-soft.ts';
 import { cassandraClientSecurity, kafkaClientSecurity } from './security.ts';
 
@@ -76,6 +77,9 @@ export async function openPlatform(
   const closers: Array<() => Promise<void>> = [];
   try {
     await mkdir(config.dataDir, { recursive: true });
+    if (usesEmbeddedState(config)) {
+      closers.unshift(await lockDataDir(config.dataDir, options.logger));
+    }
     const sql = await openSql(config);
     closers.unshift(() => sql.close());
     await migrate(sql);
@@ -129,6 +133,15 @@ export async function openPlatform(
     await closeAll(closers);
     throw error;
   }
+}
+
+/** The embedded database, log or store keep their files in the data directory. */
+function usesEmbeddedState(config: PlatformConfig): boolean {
+  return (
+    !config.databaseUrl ||
+    config.kafkaBrokers.length === 0 ||
+    config.cassandraContactPoints.length === 0
+  );
 }
 
 function persistGroupPrefix(config: Pick<PlatformConfig, 'kafkaTopic'>): string {

@@ -19,7 +19,14 @@ try {
   process.exit(2);
 }
 
-const standalone = await startStandalone(config, { roles, web: requested.length === 0 });
+let standalone: Awaited<ReturnType<typeof startStandalone>>;
+try {
+  standalone = await startStandalone(config, { roles, web: requested.length === 0 });
+} catch (error) {
+  // Start-up failures are configuration or environment problems: one line, not a stack trace.
+  console.error(`ATLAS could not start: ${describeStartFailure(error)}`);
+  process.exit(1);
+}
 console.log(`ATLAS listening on ${standalone.url} (${roles.join(', ')})`);
 
 let signals = 0;
@@ -38,4 +45,15 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       },
     );
   });
+}
+
+function describeStartFailure(error: unknown): string {
+  const parts: string[] = [];
+  for (let cause = error; cause instanceof Error && parts.length < 3; cause = cause.cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    parts.push(
+      code && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message,
+    );
+  }
+  return parts.length > 0 ? parts.join(': ') : String(error);
 }
