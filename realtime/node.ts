@@ -15,6 +15,9 @@ export const MAX_FRAME_BYTES = 64 * 1024;
 /** With `?sync=1` a client promises a sync first; live events wait for it at most this long. */
 const SYNC_HOLD_MS = 10_000;
 
+/** Binary frames must hold UTF-8 JSON too; a lone surrogate's bytes are refused, not replaced. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 const DEFAULT_LIMITS: Omit<ConnectionLimits, 'maxBufferedBytes'> = {
   sendsPerSecond: 20,
   sendBurst: 40,
@@ -174,7 +177,10 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
         }
         let text: string;
         try {
-          text = message.text();
+          // Text frames arrive decoded (the socket library refuses bad UTF-8 in them with
+          // 1007); binary frames are raw bytes and get the same strictness here.
+          const raw = message.rawData;
+          text = typeof raw === 'string' ? raw : STRICT_UTF8.decode(message.uint8Array());
         } catch {
           connection.sendError('validation_failed', 'frames must be UTF-8 JSON text', undefined);
           return;

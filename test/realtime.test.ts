@@ -280,6 +280,19 @@ describe('sending and live delivery', () => {
       const error = await c.next((f) => f.type === 'error', 3000, from);
       assert.equal(error['code'], code, `frame ${JSON.stringify(frame).slice(0, 60)}`);
     }
+    // Binary frames are held to UTF-8 as strictly as text frames: the bytes of a lone
+    // surrogate are refused, not stored as replacement characters.
+    const loneSurrogateBytes = Buffer.concat([
+      Buffer.from(`{"type":"send","roomId":"${dmId}","clientMsgId":"binary-lone","body":"a`),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from('"}'),
+    ]);
+    const beforeBinary = c.frames.length;
+    c.ws.send(loneSurrogateBytes, { binary: true });
+    const binaryError = await c.next((f) => f.type === 'error', 3000, beforeBinary);
+    assert.equal(binaryError['code'], 'validation_failed');
+    c.ws.send(Buffer.from(JSON.stringify({ type: 'ping', ref: 'binary-ping' })), { binary: true });
+    assert.equal((await c.nextNew('pong'))['ref'], 'binary-ping');
     // Still usable afterwards.
     c.send({ type: 'ping', ref: 'p1' });
     const pong = await c.nextNew('pong');
