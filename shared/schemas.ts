@@ -30,11 +30,15 @@ const noBinaryControls = v.check<string, string>(
   'must not contain control characters other than tab and line breaks',
 );
 
-/** Something a reader can see: not only spaces and invisible format characters. */
-export const visible = v.check<string, string>(
-  (text) => /[^\s\p{Default_Ignorable_Code_Point}]/u.test(text),
-  'must not be empty or blank',
-);
+/**
+ * Something a reader can see: at least one character that is not a space, an invisible format
+ * character, a combining mark (marks alone draw nothing of their own) or the blank braille cell.
+ */
+export function isVisibleText(text: string): boolean {
+  return /[^\s\p{Default_Ignorable_Code_Point}\p{M}\u2800]/u.test(text);
+}
+
+export const visible = v.check<string, string>(isVisibleText, 'must not be empty or blank');
 
 export const MAX_BODY_CHARACTERS = 4000;
 

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { codePointLength } from '../encoding.ts';
-import { DisplayNameSchema, noControlCharacters, wellFormed } from '../schemas.ts';
+import { DisplayNameSchema, isVisibleText, noControlCharacters, wellFormed } from '../schemas.ts';
 
 /**
  * Profile validation, shared by the REST edge and the Social service so that both refuse the same
@@ -23,6 +23,8 @@ export const StatusTextSchema = v.pipe(
   wellFormed,
   noControlCharacters,
   v.trim(),
+  // Empty clears the status; anything else must show.
+  v.check((text) => text === '' || isVisibleText(text), 'must be empty or visible'),
   v.check(
     (text) => codePointLength(text) <= MAX_STATUS_CHARACTERS,
     `must be at most ${MAX_STATUS_CHARACTERS} characters`,
