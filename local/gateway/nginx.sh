@@ -22,6 +22,19 @@ upstream_servers() {
   done
 }
 
+# An answer the gateway makes itself, as an ATLAS error body (the target of an error_page).
+gateway_error() {
+  local status="$1" code="$2" message="$3"
+  cat <<EOF
+    location = /.gateway-error/$code {
+      internal;
+      default_type application/json;
+      add_header X-Request-Id \$atlas_request_id always;
+      return $status '{"error":{"code":"$code","message":"$message"}}';
+    }
+EOF
+}
+
 render_nginx() {
   local index="$1" prefix="$2" tls="$3" web="$4" logs="$5"
   local login_retry
@@ -100,8 +113,13 @@ $(upstream_servers chat)
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:atlas_tls:1m;
     keepalive_timeout 60s;
-    # The services answer oversize bodies with 413 payload_too_large themselves.
+    # Bodies over 64 KiB get 413 payload_too_large from the services; past 1 MiB the gateway
+    # refuses them itself, with the same answer (below), before reading them.
     client_max_body_size 1m;
+    # The services take 16 KiB of headers and answer more with 431 headers_too_large; a request
+    # line or header line over 16 KiB, or more than 64 KiB in all, gets the same here (HAProxy
+    # lets heads of up to 128 KiB through to the gateway, so that it is the one to answer).
+    large_client_header_buffers 4 16k;
 
     proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -116,13 +134,31 @@ $(upstream_servers chat)
     proxy_read_timeout 30s;
     add_header X-Request-Id \$atlas_request_id always;
 
+    # Every answer the gateway makes itself is an ATLAS error body, never NGINX's HTML pages
+    # (responses from the services pass through untouched: proxy_intercept_errors is off).
     error_page 429 = @rate_limited;
     error_page 401 = @unauthorized;
     error_page 502 503 504 = @unavailable;
+    # URIs rather than named locations: a request whose line could not be read (400, 414) has
+    # no URI to take along into a named one.
+    error_page 400 /.gateway-error/bad_request;
+    error_page 405 /.gateway-error/method_not_allowed;
+    error_page 413 /.gateway-error/payload_too_large;
+    # 414: the request line is too long; 494: a header line, or all of them together.
+    error_page 414 494 =431 /.gateway-error/headers_too_large;
+    error_page 500 /.gateway-error/internal;
 
     location = /gateway-health {
       access_log off;
       default_type application/json;
+      return 200 '{"status":"ok","gateway":"gateway-$index"}';
+    }
+    # The front door's own health: HAProxy reached a gateway. The functions behind it have their
+    # own /healthz and /readyz on their ports.
+    location = /healthz {
+      default_type application/json;
+      add_header Cache-Control "no-store" always;
+      add_header X-Request-Id \$atlas_request_id always;
       return 200 '{"status":"ok","gateway":"gateway-$index"}';
     }
 
@@ -160,6 +196,10 @@ $(upstream_servers chat)
     # TODO(csp-one-source): the policy repeats shared/server/web-assets.ts; build-web.ts could
     # write it beside the files for this renderer to read.
     location / {
+      # Refused here, not by the static handler, which would label the refusal text/html.
+      if (\$request_method !~ ^(GET|HEAD)\$) {
+        return 405;
+      }
       root $web;
       index index.html;
       try_files \$uri /index.html;
@@ -186,6 +226,13 @@ $(upstream_servers chat)
       add_header X-Request-Id \$atlas_request_id always;
       return 503 '{"error":{"code":"unavailable","message":"the service is unavailable, retry shortly"}}';
     }
+EOF
+  gateway_error 400 bad_request "malformed HTTP request"
+  gateway_error 405 method_not_allowed "this method is not allowed here"
+  gateway_error 413 payload_too_large "the request body is too large"
+  gateway_error 431 headers_too_large "the request line or headers are too large"
+  gateway_error 500 internal "internal error"
+  cat <<EOF
   }
 }
 EOF
