@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   blocked: 403,
   not_member: 403,
   not_found: 404,
+  method_not_allowed: 405,
+  request_timeout: 408,
   username_taken: 409,
   already_friends: 409,
   idempotency_conflict: 409,
