@@ -10,7 +10,12 @@ function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
     .slice(0, 5)
     .map((issue) => {
       const path = v.getDotPath(issue);
-      return path ? `${path}: ${issue.message}` : issue.message;
+      // valibot words an unknown key as "Expected never"; say what it means.
+      const message =
+        issue.type === 'strict_object' && issue.expected === 'never'
+          ? 'unknown field'
+          : issue.message;
+      return path ? `${path}: ${message}` : message;
     })
     .join('; ');
 }
