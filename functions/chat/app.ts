@@ -3,6 +3,7 @@ import * as v from 'valibot';
 import { AppError } from '../../shared/errors.ts';
 import { createApiApp, requireAuth, type ApiEnv } from '../../shared/http/app.ts';
 import { readJson, readParam, readQuery } from '../../shared/http/validate.ts';
+import { MAX_GROUP_MEMBERS } from '../../shared/rooms/rooms.ts';
 import {
   ClientMsgIdSchema,
   IdSchema,
@@ -12,14 +13,19 @@ import {
 } from '../../shared/schemas.ts';
 import type { Services } from '../../shared/services.ts';
 
+const OTHER_MEMBERS_MESSAGE = `a group has at most ${MAX_GROUP_MEMBERS} members, its creator included`;
 const CreateRoomBody = v.object({
   name: RoomNameSchema,
-  memberIds: v.pipe(v.array(IdSchema), v.maxLength(999)),
+  memberIds: v.pipe(v.array(IdSchema), v.maxLength(MAX_GROUP_MEMBERS - 1, OTHER_MEMBERS_MESSAGE)),
 });
 const OpenDmBody = v.object({ userId: IdSchema });
 const RenameBody = v.object({ name: RoomNameSchema });
 const AddMembersBody = v.object({
-  userIds: v.pipe(v.array(IdSchema), v.minLength(1), v.maxLength(999)),
+  userIds: v.pipe(
+    v.array(IdSchema),
+    v.minLength(1),
+    v.maxLength(MAX_GROUP_MEMBERS - 1, OTHER_MEMBERS_MESSAGE),
+  ),
 });
 const SendBody = v.object({ clientMsgId: ClientMsgIdSchema, body: MessageBodySchema });
 const ReadBody = v.object({ seq: SeqSchema });

@@ -62,7 +62,8 @@ export interface RoomRow {
 
 const MEMBERS_CACHE_SECONDS = 300;
 const MEMBERS_RECHECK_MS = 1_000;
-const MAX_GROUP_MEMBERS = 1000;
+/** Members of a group, its creator included. */
+export const MAX_GROUP_MEMBERS = 1000;
 
 export function dmKey(a: string, b: string): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
