@@ -419,6 +419,9 @@ describe('GET /api/users (search)', () => {
       (one.body.users as PublicUser[]).map((user) => user.username),
       [`zq${tag}_beta`],
     );
+    const self = await call('GET', `/api/users?prefix=${viewer.username}`, { as: viewer });
+    assert.equal(self.status, 200);
+    assert.deepEqual(self.body.users, [], 'the viewer does not find themselves');
   });
 
   it('treats %, _ and \\ in the prefix literally', async () => {

@@ -210,10 +210,12 @@ export function createSocial(deps: {
     async search(viewerId, usernamePrefix, limit) {
       const prefix = parseWith(UsernamePrefixSchema, usernamePrefix);
       const count = parseWith(SearchLimitSchema, limit);
-      // Users who blocked the viewer do not exist as far as the viewer's search is concerned.
+      // Users who blocked the viewer do not exist as far as the viewer's search is concerned,
+      // and the viewer is not someone to find.
       const found = await records(
         `SELECT ${PROFILE_COLUMNS} FROM users u
           WHERE u.username_key LIKE $2 ESCAPE '\\'
+            AND u.id <> $1
             AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
           ORDER BY u.username_key
           LIMIT $3`,
