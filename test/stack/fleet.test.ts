@@ -211,7 +211,19 @@ describe('a fleet of two nodes on the real servers', { timeout: 240_000 }, () =>
     );
     assert.deepEqual([retry.status, retry.body.duplicate], [200, true]);
     assert.equal(retry.body.message.seq, acked.get('a-0'));
+
+    // Typing and presence cross nodes too: alice is on node one, bob on node two.
+    a.send({ type: 'typing', roomId });
+    const typing = await b.next((f) => f.type === 'typing', 5_000);
+    assert.deepEqual([typing['roomId'], typing['userId']], [roomId, alice.id]);
+    const aliceIs = (status: string) => (f: Frame) =>
+      f.type === 'presence' && f['userId'] === alice.id && f['status'] === status;
+    const beforeLeaving = b.frames.length;
     a.close();
+    await b.next(aliceIs('offline'), 5_000, beforeLeaving);
+    const back = await connect(one, alice);
+    await b.next(aliceIs('online'), 5_000, beforeLeaving);
+    back.close();
     b.close();
   });
 
