@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineLoad } from './lib/proc.ts';
 import { resetBenchDatabase, benchDatabase } from './lib/seed.ts';
-import { portAccepts } from './lib/servers.ts';
+import { portAccepts, sleep } from './lib/servers.ts';
 import { serverRssBytes } from './scenarios/common.ts';
 import { durablePipeline, loginThroughput } from './scenarios/atlas-only.ts';
 import {
@@ -56,6 +56,9 @@ const env: Environment = {
 };
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const workDir = join(process.env.BENCH_WORK_DIR ?? '/tmp/atlas-bench', stamp);
+
+/** Between a full collection in the servers and reading their resident memory. */
+const RSS_SETTLE_MS = 2_000;
 
 const PORT_OFFSET: Record<SystemName, number> = { atlas: 0, socketio: 30, centrifugo: 60 };
 
@@ -197,8 +200,10 @@ function runScenario(scenario: string, system: SystemUnderTest): Promise<Scenari
   switch (scenario) {
     case 'S1':
       return connectionsHeld(system, settings, async () => {
-        await system.collectGarbage();
-        return serverRssBytes(system);
+        const liveBytes = await system.collectGarbage();
+        // V8 hands the pages a collection freed back to the system a moment later.
+        await sleep(RSS_SETTLE_MS);
+        return { rssBytes: serverRssBytes(system), liveBytes };
       });
     case 'S2':
       return fanoutLatency(system, settings);

@@ -52,6 +52,12 @@ const METRICS: Metric[] = [
   },
   {
     scenario: 'S1',
+    label: 'live heap per connection after GC (KiB)',
+    value: (r) => num(r.liveHeapPerConnectionKiB),
+    higherIsBetter: false,
+  },
+  {
+    scenario: 'S1',
     label: 'connects per second',
     value: (r) => num(r.connectsPerSecond),
     higherIsBetter: true,
@@ -234,8 +240,11 @@ function charts(run: Run, prefix: string): string[] {
   draw('memory-per-connection', {
     title: 'S1 SERVER MEMORY PER CONNECTION',
     series: names,
-    unit: 'KIB OF RSS PER HELD CONNECTION, LOWER IS BETTER',
-    groups: [{ label: 'RSS/CONN', values: pick('S1', 'rssPerConnectionKiB') }],
+    unit: 'KIB PER HELD CONNECTION AFTER A FULL GC, LOWER IS BETTER',
+    groups: [
+      { label: 'RSS/CONN', values: pick('S1', 'rssPerConnectionKiB') },
+      { label: 'LIVE HEAP/CONN', values: pick('S1', 'liveHeapPerConnectionKiB') },
+    ],
   });
   return files;
 }

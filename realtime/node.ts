@@ -8,6 +8,7 @@ import { Hub } from './hub.ts';
 import { handleFrame } from './handlers.ts';
 import { authenticateUpgrade, isOriginAllowed } from './upgrade.ts';
 import { createPresenceTracker } from './presence-tracker.ts';
+import { releaseUpgradeRequest } from './peer-memory.ts';
 
 /** Largest frame accepted from a client; larger ones close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -83,7 +84,12 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
   }
 
   const adapter = crossws({
-    serverOptions: { maxPayload: MAX_FRAME_BYTES },
+    // No compression (a deflate context costs tens of KiB per socket) and no second registry of
+    // sockets in `ws`: the hub is the index of connections.
+    serverOptions: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false },
+    // The node's own heartbeat below pings and reaps dead sockets; the adapter's would do it
+    // again, with three listeners more on every socket.
+    idleTimeout: 0,
     handleProtocols: (offered) => (offered.has('atlas.v1') ? 'atlas.v1' : false),
     hooks: {
       async upgrade(request) {
@@ -112,6 +118,7 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
 
       async open(peer) {
         const context = contextOf(peer);
+        releaseUpgradeRequest(peer);
         if (!context.userId || !context.sessionId || context.expiresAt === undefined) {
           peer.close(CloseCode.internalError, 'no session');
           return;

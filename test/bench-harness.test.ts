@@ -12,6 +12,7 @@ import {
   recordMs,
   summarize,
 } from '../bench/lib/histogram.ts';
+import { goLiveBytes } from '../bench/lib/inspector.ts';
 import { parseProcStat, parseStatusRss, sampleProcess } from '../bench/lib/proc.ts';
 import { promValue } from '../bench/lib/prom.ts';
 import { renderTables } from '../bench/report.ts';
@@ -73,6 +74,18 @@ test('this process can be sampled from /proc; an exited pid cannot', () => {
   const sample = sampleProcess(process.pid);
   assert.ok(sample && sample.cpuSeconds > 0 && sample.rssBytes > 10 * 2 ** 20);
   assert.equal(sampleProcess(2 ** 22 + 1), undefined);
+});
+
+test("a Go heap profile's MemStats give the live heap plus stacks", () => {
+  const text = [
+    'heap profile: 1: 2 [3: 4] @ heap/1048576',
+    '# runtime.MemStats',
+    '# Alloc = 999',
+    '# HeapAlloc = 5000000',
+    '# Stack = 262144 / 262144',
+  ].join('\n');
+  assert.equal(goLiveBytes(text), 5_000_000 + 262_144);
+  assert.throws(() => goLiveBytes('heap profile: 0: 0 [0: 0]'), TypeError);
 });
 
 test('Prometheus text yields the named unlabelled sample only', () => {

@@ -77,7 +77,8 @@ export function inspectorPort(port: number): number {
 export function serverControls(servers: readonly ServerProcess[]) {
   return {
     async collectGarbage() {
-      await Promise.all(servers.map((s) => collectGarbage(inspectorPort(s.port))));
+      const live = await Promise.all(servers.map((s) => collectGarbage(inspectorPort(s.port))));
+      return live.reduce((a, b) => a + b, 0);
     },
     endpoints: servers.map((s) => `ws://127.0.0.1:${s.port}`),
     servers: [...servers],

@@ -10,24 +10,25 @@ export type ScenarioResult = Record<string, unknown>;
  * 1,000) connect first and are left out of the memory figure: what the processes grow by on
  * their first connections (compiled code, pools, heap headroom) is not a cost per connection.
  * The figure is the RSS growth over the remaining connections divided by their number, each
- * reading taken right after a full garbage collection in every server.
+ * reading taken right after a full garbage collection in every server; the live heap (objects
+ * that survived that collection) is reported beside it, being steadier than the resident set.
  */
 export async function connectionsHeld(
   system: SystemUnderTest,
   settings: BenchSettings,
-  rssNow: () => Promise<number>,
+  memoryNow: () => Promise<{ rssBytes: number; liveBytes: number }>,
 ): Promise<ScenarioResult> {
   const { connections, roomSize, connectsPerSecond, holdMs } = settings.s1;
   const layout = await layRooms(system, Math.ceil(connections / roomSize), roomSize);
   const fleet = await startFleet(system, settings, layout.plans.length);
   try {
-    const rssIdle = await rssNow();
+    const idle = await memoryNow();
     const warmRooms = Math.max(1, Math.min(100, Math.floor(layout.rooms.length / 10)));
     const warm = await connectPlans(fleet, system, layout.plans.slice(0, warmRooms * roomSize), {
       connectsPerSecond,
     });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const rssWarm = await rssNow();
+    const warmed = await memoryNow();
     const rest = await connectPlans(fleet, system, layout.plans.slice(warmRooms * roomSize), {
       connectsPerSecond,
     });
@@ -35,8 +36,9 @@ export async function connectionsHeld(
       await new Promise((resolve) => setTimeout(resolve, holdMs));
       return fleet.totals();
     });
-    const rssAfter = await rssNow();
+    const after = await memoryNow();
     const opened = warm.opened + rest.opened;
+    const perConnection = (bytes: number) => bytes / 1024 / Math.max(1, rest.opened);
     return {
       connections: opened,
       failed: warm.failed + rest.failed,
@@ -45,10 +47,11 @@ export async function connectionsHeld(
       heldAfterMs: holdMs,
       open: held.open,
       drops: held.drops,
-      serverRssIdleMiB: round(rssIdle / 2 ** 20, 1),
-      serverRssMiB: round(rssAfter / 2 ** 20, 1),
+      serverRssIdleMiB: round(idle.rssBytes / 2 ** 20, 1),
+      serverRssMiB: round(after.rssBytes / 2 ** 20, 1),
       measuredConnections: rest.opened,
-      rssPerConnectionKiB: round((rssAfter - rssWarm) / 1024 / Math.max(1, rest.opened), 2),
+      rssPerConnectionKiB: round(perConnection(after.rssBytes - warmed.rssBytes), 2),
+      liveHeapPerConnectionKiB: round(perConnection(after.liveBytes - warmed.liveBytes), 2),
       eventLoopP99Ms,
     };
   } finally {

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { goLiveBytes } from '../lib/inspector.ts';
 import { serverControls, startAll, startServer } from '../lib/servers.ts';
 import { hmacUsers } from './hmac-users.ts';
 import type { Environment, StartRequest, SystemUnderTest } from './types.ts';
@@ -71,14 +72,17 @@ export async function startCentrifugo(
     ...serverControls(servers),
     users: (count) => hmacUsers(secret, count, env.tokenTtlSeconds),
     createRooms: async () => undefined,
-    // Go's heap profile endpoint runs a collection first when asked with gc=1.
+    // Go's heap profile endpoint runs a collection first when asked with gc=1, and ends with
+    // runtime.MemStats when asked with debug=1.
     async collectGarbage() {
-      await Promise.all(
+      const live = await Promise.all(
         servers.map(async (s) => {
-          const url = `http://127.0.0.1:${s.port}/debug/pprof/heap?gc=1`;
-          await (await fetch(url, { signal: AbortSignal.timeout(30_000) })).arrayBuffer();
+          const url = `http://127.0.0.1:${s.port}/debug/pprof/heap?gc=1&debug=1`;
+          const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+          return goLiveBytes(await response.text());
         }),
       );
+      return live.reduce((a, b) => a + b, 0);
     },
     // A Go server has no event loop to measure.
     eventLoopMetrics: () => ({ urls: [], metric: '' }),

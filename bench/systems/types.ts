@@ -15,9 +15,10 @@ export interface SystemUnderTest {
   eventLoopMetrics(): { urls: string[]; metric: string };
   /**
    * Runs a full garbage collection in every server process (through the V8 inspector for Node
-   * servers), so memory readings hold live objects only.
+   * servers, pprof for Go), so memory readings hold live objects only; answers the live heap
+   * bytes summed over the servers (Node: V8 heap used plus Buffers; Go: heap plus stacks).
    */
-  collectGarbage(): Promise<void>;
+  collectGarbage(): Promise<number>;
   /** Kills one server outright (SIGKILL), as a crash would. */
   kill(node: number): Promise<void>;
   stop(): Promise<void>;
