@@ -83,20 +83,30 @@ export function createRoomHeads(options: RoomHeadsOptions): RoomHeads {
   const { sql, storedHead } = options;
   const lockRows = options.lockRows ?? !sql.exclusive;
 
-  async function readHead(db: SqlQuery, roomId: string, lock: boolean): Promise<number | null> {
-    const rows = await db.query<{ head: string | number }>(
-      `SELECT head FROM room_heads WHERE room_id = $1${lock ? ' FOR UPDATE' : ''}`,
+  /**
+   * The head, locked when `lockRows`, and a fresh fence, in one round trip. The fence is computed
+   * by the outer query from the row the locking query returns, so it is drawn only once the room
+   * is ours: a fence drawn before waiting for the lock could be lower than the fence of the batch
+   * that held it, and lose to that batch's leftovers.
+   */
+  async function claimHead(
+    db: SqlQuery,
+    roomId: string,
+  ): Promise<{ head: number; fence: number } | null> {
+    const rows = await db.query<{ head: string | number; fence: string | number }>(
+      `WITH room AS (SELECT head FROM room_heads WHERE room_id = $1${lockRows ? ' FOR UPDATE' : ''})
+       SELECT head, nextval('message_fences') AS fence FROM room`,
       [roomId],
     );
     const row = rows[0];
-    return row === undefined ? null : asNumber(row.head);
+    return row === undefined ? null : { head: asNumber(row.head), fence: asNumber(row.fence) };
   }
 
-  /** The locked (or lane-owned) head, creating the row from the store the first time. */
-  async function currentHead(db: SqlQuery, roomId: string): Promise<number> {
-    const head = await readHead(db, roomId, lockRows);
-    if (head !== null) {
-      return head;
+  /** The locked (or lane-owned) head and a fence, creating the row from the store the first time. */
+  async function claim(db: SqlQuery, roomId: string): Promise<{ head: number; fence: number }> {
+    const claimed = await claimHead(db, roomId);
+    if (claimed !== null) {
+      return claimed;
     }
     // Two processes may race to create it: the loser's insert waits for the winner's commit and
     // does nothing, and its next read sees the winner's row.
@@ -105,7 +115,7 @@ export function createRoomHeads(options: RoomHeadsOptions): RoomHeads {
       'INSERT INTO room_heads (room_id, head) VALUES ($1, $2) ON CONFLICT (room_id) DO NOTHING',
       [roomId, initial],
     );
-    const created = await readHead(db, roomId, lockRows);
+    const created = await claimHead(db, roomId);
     if (created === null) {
       throw new Error(`room head of ${roomId} vanished`);
     }
@@ -179,18 +189,12 @@ export function createRoomHeads(options: RoomHeadsOptions): RoomHeads {
     roomId: string,
     numberBatch: (claim: HeadClaim) => Promise<HeadAdvance<T>>,
   ): Promise<T> {
-    const head = await currentHead(db, roomId);
-    // Taken only once the room is ours: a fence drawn before waiting for the lock could be
-    // lower than the fence of the batch that held it, and lose to that batch's leftovers.
-    const [row] = await db.query<{ fence: string | number }>(
-      "SELECT nextval('message_fences') AS fence",
-    );
-    if (row === undefined) {
-      throw new Error('no fence returned');
-    }
+    const { head, fence } = await claim(db, roomId);
     const outcome = await numberBatch({
       head,
-      fence: asNumber(row.fence),
+      fence,
+      // A statement of its own, after the lock: in READ COMMITTED a statement reads from the
+      // snapshot it started with, which may predate the commit of the batch it waited for.
       receipts: (clientMsgIds) => receiptsOf(db, roomId, head, clientMsgIds),
     });
     if (outcome.head !== head) {
@@ -206,6 +210,10 @@ export function createRoomHeads(options: RoomHeadsOptions): RoomHeads {
 
   return {
     advance(roomId, numberBatch) {
+      // TODO(send-round-trips): a batch costs five round trips to PostgreSQL (begin, lock with
+      // fence, receipts, commit statement, commit) and holds a pooled connection through the log
+      // append; with one sender per room every send is its own batch. This is most of ATLAS's
+      // CPU per delivery end to end in bench S2/S3 and caps sends per node (docs/benchmarks.md).
       if (!lockRows) {
         return numberUnder(sql, roomId, numberBatch);
       }
