@@ -11,6 +11,7 @@ import { migrate } from '../../shared/db/migrate.ts';
 import { migrations } from '../../shared/db/migrations.ts';
 import { openPgSql } from '../../shared/db/pg.ts';
 import { openPgliteSql } from '../../shared/db/pglite.ts';
+import { createRoomHeads } from '../../shared/chat/room-heads.ts';
 import type { Sql } from '../../shared/ports/sql.ts';
 import { rejectsWithCode } from '../contracts/helpers.ts';
 import { DATABASE_URL, quiet, summarize } from './support/env.ts';
@@ -164,6 +165,36 @@ describe('pg Sql adapter', { timeout: 60_000 }, () => {
     const elapsed = performance.now() - started;
     // max 4 connections: two waves of 200 ms, not eight.
     assert.ok(elapsed < 1_000, `took ${elapsed.toFixed(0)} ms`);
+  });
+
+  it('draws the fence of a batch only once it holds the room, above any fence drawn while it waited', async () => {
+    const heads = createRoomHeads({ sql, storedHead: async () => 0, lockRows: true });
+    const roomId = `fence-room-${process.pid}`;
+    // The room's row exists, so the second batch below waits on its lock (not on its creation).
+    await heads.advance(roomId, async (claim) => ({ head: claim.head, receipts: [], value: 0 }));
+    let releaseFirst!: () => void;
+    const firstHolds = new Promise<void>((resolve) => {
+      const first = heads.advance(roomId, async (claim) => {
+        resolve();
+        await new Promise<void>((release) => (releaseFirst = release));
+        return { head: claim.head, receipts: [], value: claim.fence };
+      });
+      void first.then((fence) => assert.ok(fence > 0));
+    });
+    await firstHolds;
+    let secondFence = 0;
+    const second = heads.advance(roomId, async (claim) => {
+      secondFence = claim.fence;
+      return { head: claim.head, receipts: [], value: undefined };
+    });
+    // The second batch is now waiting for the row; a fence drawn meanwhile (by any batch of
+    // another room) must be lower than the one the second batch gets.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(secondFence, 0, 'the second batch waits for the first');
+    const [drawn] = await sql.query<{ fence: string }>("SELECT nextval('message_fences') AS fence");
+    releaseFirst();
+    await second;
+    assert.ok(secondFence > Number(drawn!.fence), `${secondFence} > ${drawn!.fence}`);
   });
 
   it('maps a killed backend to unavailable without crashing, then recovers', async () => {
