@@ -966,6 +966,63 @@ describe('read markers and unread', () => {
     assert.equal(viewed.lastMessage?.seq, 3);
   });
 
+  it('writes the read markers of senders in batches while sends pour in, and leaves none behind', async () => {
+    const alice = await newUser('batch');
+    const bob = await newUser('batch');
+    const rooms = [
+      await createGroup(alice, 'batch one', [bob]),
+      await createGroup(bob, 'batch two', [alice]),
+    ];
+    const writes: number[] = [];
+    const markSentMany = services.rooms.markSentMany;
+    services.rooms.markSentMany = (marks) => {
+      writes.push(marks.length);
+      return markSentMany(marks);
+    };
+    try {
+      const sends = 40;
+      await Promise.all(
+        Array.from({ length: sends }, (_, i) =>
+          services.messaging.send(
+            i % 2 === 0 ? alice.userId : bob.userId,
+            rooms[i % 4 < 2 ? 0 : 1]!.id,
+            `batch-${i}`,
+            `message ${i}`,
+          ),
+        ),
+      );
+      const deadline = Date.now() + 5_000;
+      while (writes.reduce((sum, n) => sum + n, 0) < sends && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(
+        writes.reduce((sum, n) => sum + n, 0),
+        sends,
+        'every mark written once',
+      );
+      assert.ok(writes.length < sends, `${sends} marks in ${writes.length} statements`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (const user of [alice, bob]) {
+        for (const room of await listRooms(user)) {
+          if (rooms.some((candidate) => candidate.id === room.id)) {
+            const last = (
+              await call('GET', `/api/rooms/${room.id}/messages?limit=50`, { as: user })
+            ).body.messages as ChatMessage[];
+            const ownLast = Math.max(
+              ...last.filter((m) => m.senderId === user.userId).map((m) => m.seq),
+            );
+            assert.ok(
+              room.readSeq >= ownLast,
+              `${user.username} read ${room.readSeq} < ${ownLast}`,
+            );
+          }
+        }
+      }
+    } finally {
+      services.rooms.markSentMany = markSentMany;
+    }
+  });
+
   it('moves the read marker forward only and clamps it to lastSeq', async () => {
     const alice = await newUser('marker');
     const bob = await newUser('marker');

@@ -1,6 +1,6 @@
 import type { Events } from '../events.ts';
 import type { ChatMessage, MessageStore } from '../ports/index.ts';
-import type { Rooms } from '../rooms/rooms.ts';
+import type { Rooms, SentMark } from '../rooms/rooms.ts';
 import type { Sequencer, SendResult } from './sequencer.ts';
 
 export interface HistoryQuery {
@@ -31,6 +31,7 @@ export function createMessaging(deps: {
 }): Messaging {
   const { rooms, store, sequencer, events } = deps;
   const reportReadError = deps.report;
+  const sentMarks = coalescedSentMarks(rooms, reportReadError);
   return {
     async send(userId, roomId, clientMsgId, body) {
       await rooms.assertCanWrite(roomId, userId);
@@ -40,8 +41,7 @@ export function createMessaging(deps: {
       } else {
         // Whoever writes a message has read the room up to it. Not awaited: the ack must not
         // wait for it, and a failure only leaves the sender's own message counted as unread.
-        // TODO(write-amplification): one relational write per message; coalesce per batch.
-        rooms.markSent(roomId, userId, result.message.seq).catch(reportReadError);
+        sentMarks.add({ roomId, userId, seq: result.message.seq });
       }
       return result;
     },
@@ -64,6 +64,35 @@ export function createMessaging(deps: {
     async typing(userId, roomId) {
       await rooms.assertCanWrite(roomId, userId);
       await events.toRoom(roomId, { t: 'typing', roomId, userId });
+    },
+  };
+}
+
+/**
+ * Senders' read markers, written behind the acks: one statement for every mark that came in
+ * while the previous one ran, so a busy node writes them in batches rather than one per message,
+ * and an idle one writes a mark at once.
+ */
+function coalescedSentMarks(rooms: Rooms, report: (error: unknown) => void) {
+  let pending: SentMark[] = [];
+  let writing = false;
+
+  async function writeAll(): Promise<void> {
+    writing = true;
+    while (pending.length > 0) {
+      const marks = pending;
+      pending = [];
+      await rooms.markSentMany(marks).catch(report);
+    }
+    writing = false;
+  }
+
+  return {
+    add(mark: SentMark): void {
+      pending.push(mark);
+      if (!writing) {
+        void writeAll();
+      }
     },
   };
 }

@@ -46,10 +46,18 @@ export interface Rooms {
   markRead(roomId: string, userId: string, seq: number, announce?: boolean): Promise<number>;
   /** The user wrote message `seq`: they have read up to it and have now posted in the room. */
   markSent(roomId: string, userId: string, seq: number): Promise<void>;
+  /** markSent for many senders and rooms in one statement. */
+  markSentMany(marks: readonly SentMark[]): Promise<void>;
   /** Every member's read marker (members only: `not_member` otherwise). */
   readMarkers(roomId: string, viewerId: string): Promise<Map<string, number>>;
   /** Ids of users that share a DM with `userId`. */
   dmPartners(userId: string): Promise<string[]>;
+}
+
+export interface SentMark {
+  roomId: string;
+  userId: string;
+  seq: number;
 }
 
 export interface RoomRow {
@@ -110,6 +118,28 @@ export function createRooms(deps: {
     if (!ids.includes(userId)) {
       throw new AppError('not_member', 'you are not a member of that room');
     }
+  }
+
+  async function markSentMany(marks: readonly SentMark[]): Promise<void> {
+    // One row per member: UPDATE ... FROM uses an arbitrary one of several matching rows.
+    const highest = new Map<string, SentMark>();
+    for (const mark of marks) {
+      const key = `${mark.roomId}:${mark.userId}`;
+      const known = highest.get(key);
+      if (known === undefined || known.seq < mark.seq) {
+        highest.set(key, mark);
+      }
+    }
+    if (highest.size === 0) {
+      return;
+    }
+    const rows = [...highest.values()];
+    await sql.query(
+      `UPDATE memberships m SET read_seq = GREATEST(m.read_seq, s.seq), posted = true
+         FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS s (room_id, user_id, seq)
+        WHERE m.room_id = s.room_id AND m.user_id = s.user_id`,
+      [rows.map((row) => row.roomId), rows.map((row) => row.userId), rows.map((row) => row.seq)],
+    );
   }
 
   async function roomRow(roomId: string): Promise<RoomRow> {
@@ -340,13 +370,11 @@ export function createRooms(deps: {
       return readSeq;
     },
 
-    async markSent(roomId, userId, seq) {
-      await sql.query(
-        `UPDATE memberships SET read_seq = GREATEST(read_seq, $3), posted = true
-          WHERE room_id = $1 AND user_id = $2`,
-        [roomId, userId, seq],
-      );
+    markSent(roomId, userId, seq) {
+      return markSentMany([{ roomId, userId, seq }]);
     },
+
+    markSentMany,
 
     async readMarkers(roomId, viewerId) {
       await assertMember(roomId, viewerId);
