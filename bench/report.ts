@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { drawBarChart } from './lib/chart.ts';
@@ -39,15 +39,32 @@ interface Metric {
   higherIsBetter: boolean;
 }
 
+/** Sessions added in S1 before the resident set per connection is shown. */
+const MIN_SESSIONS_FOR_RSS = 10_000;
+
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function rssPerConnection(r: Result): number | null {
+  return (num(r.measuredConnections) ?? 0) >= MIN_SESSIONS_FOR_RSS
+    ? num(r.rssPerConnectionKiB)
+    : null;
+}
 
 const METRICS: Metric[] = [
   { scenario: 'S1', label: 'sessions held', value: (r) => num(r.open), higherIsBetter: true },
+  {
+    scenario: 'S1',
+    label: 'sessions that failed to connect',
+    value: (r) => num(r.failed),
+    higherIsBetter: false,
+  },
   { scenario: 'S1', label: 'drops', value: (r) => num(r.drops), higherIsBetter: false },
   {
     scenario: 'S1',
     label: 'server RSS per connection (KiB)',
-    value: (r) => num(r.rssPerConnectionKiB),
+    // Below this many sessions a Node process's resident set moves more with V8's page
+    // handling than with the sessions (docs/benchmarks.md, "How it measures").
+    value: (r) => rssPerConnection(r),
     higherIsBetter: false,
   },
   {
@@ -162,7 +179,10 @@ export function renderTables(run: Run): string {
     }
   }
   lines.push('');
-  lines.push('Ratios read "how many times better ATLAS is" (above 1 favours ATLAS).');
+  lines.push(
+    'Ratios read "how many times better ATLAS is" (above 1 favours ATLAS). RSS per connection ' +
+      `is shown for runs that added at least ${MIN_SESSIONS_FOR_RSS} sessions.`,
+  );
   if (deliveryRows.length > 0) {
     lines.push('');
     lines.push(
@@ -242,11 +262,70 @@ function charts(run: Run, prefix: string): string[] {
     series: names,
     unit: 'KIB PER HELD CONNECTION AFTER A FULL GC, LOWER IS BETTER',
     groups: [
-      { label: 'RSS/CONN', values: pick('S1', 'rssPerConnectionKiB') },
+      {
+        label: 'RSS/CONN',
+        values: systems.map((s) => {
+          const result = run.results.S1?.[s];
+          return result ? rssPerConnection(result) : null;
+        }),
+      },
       { label: 'LIVE HEAP/CONN', values: pick('S1', 'liveHeapPerConnectionKiB') },
     ],
   });
   return files;
+}
+
+/**
+ * S1 of the newest full runs in `dir` that have one (held sessions only matter at full scale),
+ * each as a table of its own under a quick run's; nothing when there is none.
+ */
+function fullScaleSessions(dir: string, runs = 2): string[] {
+  const newest = readdirSync(dir)
+    .filter((name) => name.startsWith('full-') && name.endsWith('.json'))
+    .sort()
+    .reverse()
+    .map((name) => ({ name, run: JSON.parse(readFileSync(join(dir, name), 'utf8')) as Run }))
+    .filter(({ run }) => run.results.S1 !== undefined)
+    .slice(0, runs);
+  return newest.flatMap(({ name, run }, index) => {
+    const file = index === 0 ? memoryChart(run) : undefined;
+    const chart = file ? [`![${file}](benchmarks/${file})`, ''] : [];
+    const s1 = run.settings.s1 as
+      { connections: number; connectsPerSecond: number; holdMs: number } | undefined;
+    return [
+      `S1 at full scale: \`bench/results/${name}\`, started ${run.startedAt}, ` +
+        `${String(run.settings.nodes)} server processes per system, ` +
+        `${s1?.connections ?? '?'} sessions offered at ${s1?.connectsPerSecond ?? '?'} a second, ` +
+        `held ${(s1?.holdMs ?? 0) / 1000} s.`,
+      '',
+      renderTables({ ...run, results: { S1: run.results.S1! } }),
+      '',
+      ...chart,
+    ];
+  });
+}
+
+/** Memory per connection of a full-scale S1, drawn once; answers the file's name. */
+function memoryChart(run: Run): string {
+  const file = 'full-s1-memory-per-connection.png';
+  const bySystem = run.results.S1 ?? {};
+  const systems = Object.keys(bySystem);
+  drawBarChart(
+    {
+      title: 'S1 AT FULL SCALE: MEMORY PER CONNECTION',
+      series: systems.map((s) => SYSTEM_NAMES[s] ?? s),
+      unit: 'KIB PER HELD CONNECTION AFTER A FULL GC, LOWER IS BETTER',
+      groups: [
+        { label: 'RSS/CONN', values: systems.map((s) => rssPerConnection(bySystem[s]!)) },
+        {
+          label: 'LIVE HEAP/CONN',
+          values: systems.map((s) => num(bySystem[s]!.liveHeapPerConnectionKiB)),
+        },
+      ],
+    },
+    join(CHARTS, file),
+  );
+  return file;
 }
 
 export async function writeReport(resultsFile: string): Promise<void> {
@@ -265,6 +344,7 @@ export async function writeReport(resultsFile: string): Promise<void> {
     '',
     renderTables(run),
     '',
+    ...(run.quick ? fullScaleSessions(dirname(resultsFile)) : []),
     ...files.map((file) => `![${file}](benchmarks/${file})`),
     '',
     END,

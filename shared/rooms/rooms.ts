@@ -70,6 +70,8 @@ export interface RoomRow {
 
 const MEMBERS_CACHE_SECONDS = 300;
 const MEMBERS_RECHECK_MS = 1_000;
+/** Room kinds kept in memory (see kindOf). */
+const KIND_CACHE_ENTRIES = 100_000;
 /** Members of a group, its creator included. */
 export const MAX_GROUP_MEMBERS = 1000;
 
@@ -118,6 +120,25 @@ export function createRooms(deps: {
     if (!ids.includes(userId)) {
       throw new AppError('not_member', 'you are not a member of that room');
     }
+  }
+
+  /**
+   * Kinds of rooms seen, for the check on every send: a room never changes kind, so this saves
+   * a relational read per message. Bounded by starting over when full.
+   */
+  const kinds = new Map<string, RoomKind>();
+
+  async function kindOf(roomId: string): Promise<RoomKind> {
+    const known = kinds.get(roomId);
+    if (known !== undefined) {
+      return known;
+    }
+    const { kind } = await roomRow(roomId);
+    if (kinds.size >= KIND_CACHE_ENTRIES) {
+      kinds.clear();
+    }
+    kinds.set(roomId, kind);
+    return kind;
   }
 
   async function markSentMany(marks: readonly SentMark[]): Promise<void> {
@@ -178,8 +199,7 @@ export function createRooms(deps: {
       if (!ids.includes(userId)) {
         throw new AppError('not_member', 'you are not a member of that room');
       }
-      const row = await roomRow(roomId);
-      if (row.kind === 'dm') {
+      if ((await kindOf(roomId)) === 'dm') {
         const peer = ids.find((id) => id !== userId);
         if (peer && (await blockedEitherWay(userId, peer))) {
           throw new AppError('blocked', 'messages between you and this user are blocked');
