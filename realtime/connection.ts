@@ -2,6 +2,7 @@ import type { Peer } from 'crossws';
 import type { ErrorCode } from '../shared/errors.ts';
 import type { MessageStore } from '../shared/ports/index.ts';
 import { CloseCode } from './close-codes.ts';
+import { ExpirySweep } from './expiry-sweep.ts';
 import { RoomStream } from './room-stream.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -68,6 +69,11 @@ function currentTurn(): number {
  */
 const MAX_CORKED_BYTES = 64 * 1024;
 
+/** Every connection's token expiry, on one timer for the process. */
+const expiries = new ExpirySweep<Connection>((connection) =>
+  connection.close(CloseCode.tokenExpired, 'token expired'),
+);
+
 /** One authenticated WebSocket and everything the node tracks for it. */
 export class Connection {
   readonly rooms = new Map<string, RoomStream>();
@@ -78,7 +84,6 @@ export class Connection {
   closing = false;
   /** Resolves once the node has set the connection up (rooms joined, hello sent). */
   ready: Promise<void> = Promise.resolve();
-  private expiryTimer: NodeJS.Timeout | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
   /** The TCP socket, looked up on the first send; null when the adapter does not expose one. */
   private socket: CorkableSocket | null | undefined;
@@ -198,11 +203,9 @@ export class Connection {
 
   /** Closes the socket at `expiresAt` (seconds) unless the client re-authenticates first. */
   expireAt(expiresAtSeconds: number): void {
+    expiries.remove(this, this.expiresAt);
     this.expiresAt = expiresAtSeconds;
-    clearTimeout(this.expiryTimer);
-    const delay = Math.max(0, expiresAtSeconds * 1000 - Date.now());
-    this.expiryTimer = setTimeout(() => this.close(CloseCode.tokenExpired, 'token expired'), delay);
-    this.expiryTimer.unref();
+    expiries.add(this, expiresAtSeconds);
   }
 
   close(code: number, reason: string): void {
@@ -217,7 +220,7 @@ export class Connection {
   }
 
   dispose(): void {
-    clearTimeout(this.expiryTimer);
+    expiries.remove(this, this.expiresAt);
     clearTimeout(this.holdTimer);
   }
 }
