@@ -41,8 +41,9 @@ export function createLambdaEntry(
 
   async function start() {
     // The deployment package is read-only; the embedded fallbacks (never used when the
-    // environment names every server) would write under /tmp.
-    const config = loadConfig({ ATLAS_DATA_DIR: join(tmpdir(), 'atlas'), ...env });
+    // environment names every server) would write under /tmp, one folder per function, since
+    // a data directory has one owner (several entries may share a process in tests).
+    const config = loadConfig({ ATLAS_DATA_DIR: join(tmpdir(), 'atlas', name), ...env });
     if (!config.databaseUrl || !config.signingKeyJwk) {
       // Without them each instance would have a database and a signing key of its own.
       throw new TypeError(`the ${name} Lambda needs DATABASE_URL and ATLAS_SIGNING_KEY`);
