@@ -2,8 +2,11 @@ import { AppError } from '../errors.ts';
 import type { Events } from '../events.ts';
 import { newId } from '../ids.ts';
 import { createRoomGuards } from './guards.ts';
+import { createReadMarkers, type SentMark } from './read-markers.ts';
 import { createRoomViews } from './views.ts';
 import type { Cache, ChatMessage, MessageStore, Sql } from '../ports/index.ts';
+
+export type { SentMark } from './read-markers.ts';
 
 export type RoomKind = 'dm' | 'group';
 
@@ -52,12 +55,6 @@ export interface Rooms {
   readMarkers(roomId: string, viewerId: string): Promise<Map<string, number>>;
   /** Ids of users that share a DM with `userId`. */
   dmPartners(userId: string): Promise<string[]>;
-}
-
-export interface SentMark {
-  roomId: string;
-  userId: string;
-  seq: number;
 }
 
 export interface RoomRow {
@@ -122,6 +119,8 @@ export function createRooms(deps: {
     }
   }
 
+  const readMarkers = createReadMarkers({ sql, store, events, assertMember });
+
   /**
    * Kinds of rooms seen, for the check on every send: a room never changes kind, so this saves
    * a relational read per message. Bounded by starting over when full.
@@ -139,28 +138,6 @@ export function createRooms(deps: {
     }
     kinds.set(roomId, kind);
     return kind;
-  }
-
-  async function markSentMany(marks: readonly SentMark[]): Promise<void> {
-    // One row per member: UPDATE ... FROM uses an arbitrary one of several matching rows.
-    const highest = new Map<string, SentMark>();
-    for (const mark of marks) {
-      const key = `${mark.roomId}:${mark.userId}`;
-      const known = highest.get(key);
-      if (known === undefined || known.seq < mark.seq) {
-        highest.set(key, mark);
-      }
-    }
-    if (highest.size === 0) {
-      return;
-    }
-    const rows = [...highest.values()];
-    await sql.query(
-      `UPDATE memberships m SET read_seq = GREATEST(m.read_seq, s.seq), posted = true
-         FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS s (room_id, user_id, seq)
-        WHERE m.room_id = s.room_id AND m.user_id = s.user_id`,
-      [rows.map((row) => row.roomId), rows.map((row) => row.userId), rows.map((row) => row.seq)],
-    );
   }
 
   async function roomRow(roomId: string): Promise<RoomRow> {
@@ -374,36 +351,7 @@ export function createRooms(deps: {
       );
     },
 
-    async markRead(roomId, userId, seq, announce = true) {
-      await assertMember(roomId, userId);
-      const last = (await store.latest([roomId])).get(roomId)?.seq ?? 0;
-      const target = Math.min(seq, last);
-      const rows = await sql.query<{ read_seq: string | number }>(
-        `UPDATE memberships SET read_seq = GREATEST(read_seq, $3)
-          WHERE room_id = $1 AND user_id = $2 RETURNING read_seq`,
-        [roomId, userId, target],
-      );
-      const readSeq = Number(rows[0]?.read_seq ?? 0);
-      if (announce) {
-        await events.toRoom(roomId, { t: 'read', roomId, userId, seq: readSeq });
-      }
-      return readSeq;
-    },
-
-    markSent(roomId, userId, seq) {
-      return markSentMany([{ roomId, userId, seq }]);
-    },
-
-    markSentMany,
-
-    async readMarkers(roomId, viewerId) {
-      await assertMember(roomId, viewerId);
-      const rows = await sql.query<{ user_id: string; read_seq: string | number }>(
-        'SELECT user_id, read_seq FROM memberships WHERE room_id = $1',
-        [roomId],
-      );
-      return new Map(rows.map((row) => [row.user_id, Number(row.read_seq)]));
-    },
+    ...readMarkers,
 
     async dmPartners(userId) {
       const rows = await sql.query<{ user_id: string }>(
