@@ -89,18 +89,30 @@ export function serverControls(servers: readonly ServerProcess[]) {
   };
 }
 
-function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+/**
+ * Asks a child process to stop (a signal, or any `ask` such as an IPC message) and kills it
+ * with SIGKILL if it has not exited within `graceMs`.
+ */
+export function stopChild(
+  child: ChildProcess,
+  ask: NodeJS.Signals | ((child: ChildProcess) => void),
+  graceMs = 10_000,
+): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       resolve();
       return;
     }
-    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', () => {
       clearTimeout(force);
       resolve();
     });
-    child.kill(signal);
+    if (typeof ask === 'string') {
+      child.kill(ask);
+    } else {
+      ask(child);
+    }
   });
 }
 

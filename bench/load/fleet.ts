@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mergeHistograms, summarize, type LatencySummary } from '../lib/histogram.ts';
+import { stopChild } from '../lib/servers.ts';
 import type {
   ConnectResult,
   SendResult,
@@ -195,20 +196,8 @@ export class Fleet {
 
   async stop(): Promise<void> {
     await Promise.all(
-      this.workers.map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            if (worker.exitCode !== null) {
-              resolve();
-              return;
-            }
-            const timer = setTimeout(() => worker.kill('SIGKILL'), 5_000);
-            worker.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            worker.send({ type: 'close' } satisfies WorkerCommand);
-          }),
+      this.workers.map((worker) =>
+        stopChild(worker, (child) => child.send({ type: 'close' } satisfies WorkerCommand), 5_000),
       ),
     );
   }
