@@ -13,6 +13,7 @@ import {
   summarize,
 } from '../bench/lib/histogram.ts';
 import { goLiveBytes } from '../bench/lib/inspector.ts';
+import { runPaced } from '../bench/load/paced.ts';
 import { parseProcStat, parseStatusRss, sampleProcess } from '../bench/lib/proc.ts';
 import { promValue } from '../bench/lib/prom.ts';
 import { renderTables } from '../bench/report.ts';
@@ -138,4 +139,48 @@ test('charts are valid PNG files of the drawn size', () => {
     found = png.data[i] === 31 && png.data[i + 1] === 119 && png.data[i + 2] === 180;
   }
   assert.ok(found);
+});
+
+test('paced attempts never have more than the cap under way, and all of them run', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const seen = new Set<number>();
+  await runPaced(60, { perSecond: 5_000, maxInFlight: 4, timeoutMs: 10_000 }, (index, settle) => {
+    seen.add(index);
+    inFlight++;
+    most = Math.max(most, inFlight);
+    setTimeout(
+      () => {
+        inFlight--;
+        settle();
+        settle(); // a second call is ignored
+      },
+      2 + (index % 3),
+    );
+  });
+  assert.equal(seen.size, 60);
+  assert.equal(inFlight, 0);
+  assert.equal(most, 4, 'a fast rate fills the cap, and never more');
+});
+
+test('paced attempts keep to the rate when the cap is not reached', async () => {
+  const startedAt: number[] = [];
+  const t0 = performance.now();
+  await runPaced(20, { perSecond: 200, maxInFlight: 100, timeoutMs: 10_000 }, (_index, settle) => {
+    startedAt.push(performance.now() - t0);
+    settle();
+  });
+  assert.equal(startedAt.length, 20);
+  // 20 at 200 a second take about 100 ms; never all at once.
+  assert.ok(startedAt.at(-1)! >= 80, `the last started at ${startedAt.at(-1)!.toFixed(0)} ms`);
+});
+
+test('paced attempts resolve at the timeout when some never settle', async () => {
+  let started = 0;
+  const t0 = performance.now();
+  await runPaced(10, { perSecond: 1_000, maxInFlight: 3, timeoutMs: 150 }, () => {
+    started++;
+  });
+  assert.equal(started, 3, 'nothing beyond the cap starts while the first ones hang');
+  assert.ok(performance.now() - t0 >= 140);
 });

@@ -66,7 +66,13 @@ export class Fleet {
   async connect(
     endpoints: readonly string[],
     plans: readonly ClientPlan[],
-    options: { connectsPerSecond: number; reconnect: boolean; timeoutMs: number },
+    options: {
+      connectsPerSecond: number;
+      /** Over all workers; each gets its share. */
+      maxInFlight: number;
+      reconnect: boolean;
+      timeoutMs: number;
+    },
   ): Promise<ConnectResult> {
     const perWorker: ClientSpec[][] = this.workers.map(() => []);
     plans.forEach((plan, i) => {
@@ -87,6 +93,7 @@ export class Fleet {
       protocol: this.protocol,
       clients: perWorker[w]!,
       connectsPerSecond: Math.max(1, share),
+      maxInFlight: Math.max(1, Math.ceil(options.maxInFlight / this.workers.length)),
       reconnect: options.reconnect,
       timeoutMs: options.timeoutMs,
     }));

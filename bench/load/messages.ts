@@ -13,6 +13,8 @@ export type WorkerCommand =
       protocol: ProtocolName;
       clients: ClientSpec[];
       connectsPerSecond: number;
+      /** Handshakes this worker has under way at most (see `Pace`). */
+      maxInFlight: number;
       /** Reconnect (and resume) when a socket closes that the harness did not close. */
       reconnect: boolean;
       timeoutMs: number;

@@ -4,6 +4,7 @@ import { channels } from '../../shared/ports/index.ts';
 import { redisPrefix } from '../../shared/redis/connection.ts';
 import { encodeHistogram, newLatencyHistogram, recordMs } from '../lib/histogram.ts';
 import type { SendResult, WorkerCommand, WorkerReply, WorkerReport } from './messages.ts';
+import { runPaced } from './paced.ts';
 import {
   openSession,
   protocolUrl,
@@ -211,54 +212,34 @@ async function connectAll(command: Extract<WorkerCommand, { type: 'connect' }>):
   const errors: Record<string, number> = {};
   const clients = command.clients.map((spec) => new Client(spec));
   state.clients.push(...clients);
-  await new Promise<void>((resolve) => {
-    let settled = 0;
-    const done = () => {
-      settled++;
-      if (settled === clients.length) {
-        resolve();
-      }
-    };
-    if (clients.length === 0) {
-      resolve();
-      return;
-    }
-    const deadline = setTimeout(resolve, command.timeoutMs);
-    deadline.unref();
-    // TODO(connect-backpressure): attempts start on the schedule however many are still in
-    // their handshake, so a server slower than the offered rate piles up timeouts and retries
-    // (ATLAS at full-scale S1); a cap on attempts in flight would ramp it as fast as it accepts.
-    const intervalMs = 10;
-    const perTick = Math.max(1, Math.round((command.connectsPerSecond * intervalMs) / 1000));
-    let next = 0;
-    // A refused or reset attempt is retried twice after a pause, as a real client would.
-    const attempt = (client: Client, tries: number): void => {
-      client.open(
-        false,
-        () => {
-          opened++;
-          done();
-        },
-        (code) => {
-          errors[code] = (errors[code] ?? 0) + 1;
-          if (tries < 2) {
-            setTimeout(() => attempt(client, tries + 1), 500 + Math.random() * 1_000);
-            return;
-          }
-          failed++;
-          done();
-        },
-      );
-    };
-    const timer = setInterval(() => {
-      for (let i = 0; i < perTick && next < clients.length; i++, next++) {
-        attempt(clients[next]!, 0);
-      }
-      if (next >= clients.length) {
-        clearInterval(timer);
-      }
-    }, intervalMs);
-  });
+  // A refused or reset attempt is retried twice after a pause, as a real client would.
+  const attempt = (client: Client, tries: number, settle: () => void): void => {
+    client.open(
+      false,
+      () => {
+        opened++;
+        settle();
+      },
+      (code) => {
+        errors[code] = (errors[code] ?? 0) + 1;
+        if (tries < 2) {
+          setTimeout(() => attempt(client, tries + 1, settle), 500 + Math.random() * 1_000);
+          return;
+        }
+        failed++;
+        settle();
+      },
+    );
+  };
+  await runPaced(
+    clients.length,
+    {
+      perSecond: command.connectsPerSecond,
+      maxInFlight: command.maxInFlight,
+      timeoutMs: command.timeoutMs,
+    },
+    (index, settle) => attempt(clients[index]!, 0, settle),
+  );
   reply({ type: 'connected', opened, failed, elapsedMs: Date.now() - started, errors });
 }
 
