@@ -140,13 +140,14 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
         let setupDone!: () => void;
         connection.ready = new Promise<void>((resolve) => (setupDone = resolve));
         try {
-          await hub.addUser(connection);
-          const roomIds = await rooms.roomIdsOf(connection.userId);
-          const heads = await services.committedMessages.latest(roomIds);
-          for (const roomId of roomIds) {
-            connection.joinRoom(roomId, heads.get(roomId)?.seq ?? 0, context.holdForSync === true);
-            await hub.addRoom(connection, roomId);
+          const [cursors] = await Promise.all([
+            services.roomCursors(connection.userId),
+            hub.addUser(connection),
+          ]);
+          for (const [roomId, cursor] of cursors) {
+            connection.joinRoom(roomId, cursor, context.holdForSync === true);
           }
+          await Promise.all([...cursors.keys()].map((roomId) => hub.addRoom(connection, roomId)));
           if (context.holdForSync) {
             connection.holdFor(SYNC_HOLD_MS);
           }

@@ -56,11 +56,8 @@ export function createPresenceTracker(services: Services, hub: Hub, nodeId: stri
           connection.id,
           nodeId,
         );
-        const [audience, watched] = await Promise.all([
-          social.presenceAudience(connection.userId),
-          social.presenceVisibleTo(connection.userId),
-        ]);
-        const online = await platform.presence.online(watched);
+        const { audience, visibleTo } = await social.presenceCircle(connection.userId);
+        const online = await platform.presence.online(visibleTo);
         for (const userId of online) {
           connection.send({ type: 'presence', userId, status: 'online', lastSeenAt: null });
         }

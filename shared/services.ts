@@ -8,7 +8,7 @@ import { loadOrCreateSigningKeys, signingKeysFromJson, type SigningKeys } from '
 import { createPasswordHasher } from './auth/passwords.ts';
 import { createSessions, type Sessions } from './auth/sessions.ts';
 import { createMessaging, type Messaging } from './chat/messages.ts';
-import { committedMessages, createRoomHeads } from './chat/room-heads.ts';
+import { committedMessages, createRoomHeads, roomCursors } from './chat/room-heads.ts';
 import { createSequencer } from './chat/sequencer.ts';
 import type { AtlasConfig } from './config.ts';
 import { AppError } from './errors.ts';
@@ -38,6 +38,8 @@ export interface Services {
   messaging: Messaging;
   /** The message store as readers must see it: committed messages only. */
   committedMessages: MessageStore;
+  /** The rooms of a user and the newest committed seq of each: where a connection starts. */
+  roomCursors: (userId: string) => Promise<Map<string, number>>;
 }
 
 /**
@@ -137,5 +139,6 @@ export async function createServices(
     social,
     messaging,
     committedMessages: committed,
+    roomCursors: (userId) => roomCursors(roomHeads, committed, userId),
   };
 }

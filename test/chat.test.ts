@@ -1166,3 +1166,35 @@ describe('blocks and groups', () => {
     assert.equal(((await added.json()) as { error: { code: string } }).error.code, 'blocked');
   });
 });
+
+describe('where a connection starts in each room', () => {
+  it('is the committed head, the newest stored seq for rooms numbered before heads, or zero', async () => {
+    const [ann, ben] = [await newUser('cursor_ann'), await newUser('cursor_ben')];
+    const busy = await createGroup(ann, 'busy', [ben]);
+    const quiet = await createGroup(ann, 'quiet', [ben]);
+    const older = await createGroup(ann, 'older', []);
+    for (const [roomId, count] of [
+      [busy.id, 3],
+      [older.id, 2],
+    ] as const) {
+      for (let i = 1; i <= count; i++) {
+        assert.equal((await send(ann, roomId, `c-${roomId}-${i}`, `hello ${i}`)).status, 201);
+      }
+    }
+    // A room whose messages were numbered before heads were kept has no head row.
+    await services.platform.sql.query('DELETE FROM room_heads WHERE room_id = $1', [older.id]);
+
+    const annCursors = await services.roomCursors(ann.userId);
+    assert.deepEqual(Object.fromEntries(annCursors), {
+      [busy.id]: 3,
+      [quiet.id]: 0,
+      [older.id]: 2,
+    });
+    assert.deepEqual(Object.fromEntries(await services.roomCursors(ben.userId)), {
+      [busy.id]: 3,
+      [quiet.id]: 0,
+    });
+    const stranger = await newUser('cursor_stranger');
+    assert.equal((await services.roomCursors(stranger.userId)).size, 0);
+  });
+});

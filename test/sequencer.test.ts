@@ -244,6 +244,7 @@ describe('sequencer after a batch that failed but left writes behind', () => {
     const real = roomHeads();
     const flakyHeads: RoomHeads = {
       heads: (ids) => real.heads(ids),
+      memberHeads: (userId) => real.memberHeads(userId),
       advance: (roomId, numberBatch) =>
         real.advance(roomId, async (claim) => {
           const outcome = await numberBatch(claim);

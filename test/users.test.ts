@@ -835,6 +835,21 @@ describe('contacts and presence audience', () => {
     assert.deepEqual(await services.social.presenceVisibleTo(ann.userId), [friend.userId]);
     assert.deepEqual(await services.social.presenceAudience(blocker.userId), []);
     assert.deepEqual(await services.social.presenceAudience(stranger.userId), []);
+
+    // Both sides come from one read; a friend who is also a DM partner is listed once.
+    const friendDm = await services.rooms.openDm(friend.userId, ann.userId);
+    await services.messaging.send(friend.userId, friendDm.id, 'hello-ann', 'hi');
+    await services.rooms.markSent(friendDm.id, friend.userId, 1);
+    assert.deepEqual(await services.social.presenceCircle(ann.userId), {
+      audience: [friend.userId, partner.userId].sort(),
+      visibleTo: [friend.userId],
+    });
+    await services.messaging.send(partner.userId, dm.id, 'hello-ann-back', 'hi');
+    await services.rooms.markSent(dm.id, partner.userId, 2);
+    assert.deepEqual(await services.social.presenceCircle(ann.userId), {
+      audience: [friend.userId, partner.userId].sort(),
+      visibleTo: [friend.userId, partner.userId].sort(),
+    });
   });
 });
 

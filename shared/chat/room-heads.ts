@@ -48,6 +48,11 @@ export interface RoomHeads {
   ): Promise<T>;
   /** The committed heads of the rooms that have one (a room gets one with its first batch). */
   heads(roomIds: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Every room `userId` is a member of, with its committed head, in one read; `undefined` for
+   * rooms that have no head yet (no batch was numbered under heads).
+   */
+  memberHeads(userId: string): Promise<Map<string, number | undefined>>;
 }
 
 export interface RoomHeadsOptions {
@@ -234,7 +239,38 @@ export function createRoomHeads(options: RoomHeadsOptions): RoomHeads {
       }
       return found;
     },
+
+    async memberHeads(userId) {
+      const rows = await sql.query<{ room_id: string; head: string | number | null }>(
+        `SELECT m.room_id, h.head
+           FROM memberships m LEFT JOIN room_heads h ON h.room_id = m.room_id::text
+          WHERE m.user_id = $1`,
+        [userId],
+      );
+      return new Map(
+        rows.map((row) => [row.room_id, row.head === null ? undefined : asNumber(row.head)]),
+      );
+    },
   };
+}
+
+/**
+ * Where a connection of `userId` starts in each of their rooms: the committed head, or for a
+ * room without one, the newest seq in the store (zero for a room with no messages).
+ */
+export async function roomCursors(
+  roomHeads: RoomHeads,
+  committed: MessageStore,
+  userId: string,
+): Promise<Map<string, number>> {
+  const heads = await roomHeads.memberHeads(userId);
+  const headless = [...heads].filter(([, head]) => head === undefined).map(([roomId]) => roomId);
+  const newest = headless.length > 0 ? await committed.latest(headless) : new Map();
+  const cursors = new Map<string, number>();
+  for (const [roomId, head] of heads) {
+    cursors.set(roomId, head ?? newest.get(roomId)?.seq ?? 0);
+  }
+  return cursors;
 }
 
 /** Pauses between reads of a page whose committed messages are not all stored yet (~3.5 s). */

@@ -16,7 +16,7 @@ import {
 } from './profiles.ts';
 import { createRelations } from './relations.ts';
 import { ProfilePatchSchema, SearchLimitSchema, UsernamePrefixSchema } from './schemas.ts';
-import type { OwnUser, PublicUser, Social } from './types.ts';
+import type { OwnUser, PresenceCircle, PublicUser, Social } from './types.ts';
 
 /**
  * Profiles are read far more often than they change, so they are cached; every write to a user row
@@ -92,25 +92,6 @@ export function createSocial(deps: {
     return rows.map((row) => row.id);
   }
 
-  /**
-   * The other members of `userId`'s DMs in which `writer` ('self' or 'other') has posted: a DM
-   * shares presence only once someone wrote in it, so opening one cannot be used to watch a
-   * stranger come and go.
-   */
-  async function dmPartnersWherePosted(
-    userId: string,
-    writer: 'self' | 'other',
-  ): Promise<string[]> {
-    const rows = await sql.query<{ id: string }>(
-      `SELECT other.user_id AS id FROM memberships mine
-         JOIN rooms r ON r.id = mine.room_id AND r.kind = 'dm'
-         JOIN memberships other ON other.room_id = mine.room_id AND other.user_id <> $1
-        WHERE mine.user_id = $1 AND ${writer === 'self' ? 'mine.posted' : 'other.posted'}`,
-      [userId],
-    );
-    return rows.map((row) => row.id);
-  }
-
   /** Friends and DM partners, minus anyone blocked either way. */
   async function contactIds(userId: string): Promise<string[]> {
     const [friends, partners, excluded] = await Promise.all([
@@ -121,35 +102,50 @@ export function createSocial(deps: {
     return [...new Set([...friends, ...partners])].filter((id) => !excluded.has(id));
   }
 
-  /** Who is told about `userId`'s presence: friends, and DM partners `userId` wrote to. */
-  async function presenceAudience(userId: string): Promise<string[]> {
-    const [friends, partners, excluded] = await Promise.all([
-      friendIds(userId),
-      dmPartnersWherePosted(userId, 'self'),
-      excludedFor(userId),
-    ]);
-    return [...new Set([...friends, ...partners])].filter((id) => !excluded.has(id));
+  /**
+   * Both sides of a user's presence in one read: who is told when `userId` comes and goes
+   * (friends, and DM partners `userId` wrote to) and whose presence `userId` may see (friends,
+   * and DM partners who wrote to `userId`), minus anyone blocked either way. A DM shares
+   * presence only once someone wrote in it, so opening one cannot be used to watch a stranger.
+   */
+  async function presenceCircle(userId: string): Promise<PresenceCircle> {
+    const rows = await sql.query<{ id: string; friend: boolean; told: boolean; seen: boolean }>(
+      `WITH excluded AS (
+         SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1
+         UNION SELECT blocker_id AS id FROM blocks WHERE blocked_id = $1
+       ), related AS (
+         SELECT friend_id AS id, true AS friend, false AS told, false AS seen
+           FROM friendships WHERE user_id = $1
+         UNION ALL
+         SELECT other.user_id, false, mine.posted, other.posted
+           FROM memberships mine
+           JOIN rooms r ON r.id = mine.room_id AND r.kind = 'dm'
+           JOIN memberships other ON other.room_id = mine.room_id AND other.user_id <> $1
+          WHERE mine.user_id = $1 AND (mine.posted OR other.posted)
+       )
+       SELECT id, bool_or(friend) AS friend, bool_or(told) AS told, bool_or(seen) AS seen
+         FROM related
+        WHERE id <> $1 AND id NOT IN (SELECT id FROM excluded)
+        GROUP BY id
+        ORDER BY id`,
+      [userId],
+    );
+    return {
+      audience: rows.filter((row) => row.friend || row.told).map((row) => row.id),
+      visibleTo: rows.filter((row) => row.friend || row.seen).map((row) => row.id),
+    };
   }
 
   /**
    * Ids among `ids` whose presence `viewerId` may not see: all but the viewer's friends and the
-   * DM partners who wrote to the viewer (the mirror of presenceAudience), minus blocks.
+   * DM partners who wrote to the viewer, minus blocks.
    */
   async function outsideAudience(viewerId: string, ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) {
       return new Set();
     }
-    const visible = new Set(await presenceVisibleTo(viewerId));
+    const visible = new Set((await presenceCircle(viewerId)).visibleTo);
     return new Set(ids.filter((id) => id !== viewerId && !visible.has(id)));
-  }
-
-  async function presenceVisibleTo(viewerId: string): Promise<string[]> {
-    const [friends, writers, excluded] = await Promise.all([
-      friendIds(viewerId),
-      dmPartnersWherePosted(viewerId, 'other'),
-      excludedFor(viewerId),
-    ]);
-    return [...new Set([...friends, ...writers])].filter((id) => !excluded.has(id));
   }
 
   async function me(userId: string): Promise<OwnUser> {
@@ -282,8 +278,9 @@ export function createSocial(deps: {
       return publicUsers(found);
     },
 
-    presenceAudience,
-    presenceVisibleTo,
+    presenceCircle,
+    presenceAudience: async (userId) => (await presenceCircle(userId)).audience,
+    presenceVisibleTo: async (viewerId) => (await presenceCircle(viewerId)).visibleTo,
 
     async recordLastSeen(userId, at) {
       const rows = await sql.query<{ show_last_seen: boolean }>(

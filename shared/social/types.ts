@@ -52,6 +52,16 @@ export interface Social {
   presenceAudience(userId: string): Promise<string[]>;
   /** The mirror: whose presence this user may see (friends, DM partners who wrote to them). */
   presenceVisibleTo(viewerId: string): Promise<string[]>;
+  /** Both of the above in one read, for a connection coming online. */
+  presenceCircle(userId: string): Promise<PresenceCircle>;
   /** The time a user went offline, shown to others unless hidden. */
   recordLastSeen(userId: string, at: Date): Promise<string | null>;
+}
+
+/** The two sides of a user's presence, each sorted by id. */
+export interface PresenceCircle {
+  /** Who is told when the user comes online or goes offline. */
+  audience: string[];
+  /** Whose presence the user may see. */
+  visibleTo: string[];
 }
