@@ -140,6 +140,9 @@ export function createRealtimeNode(services: Services, nodeId: string): Realtime
         let setupDone!: () => void;
         connection.ready = new Promise<void>((resolve) => (setupDone = resolve));
         try {
+          // TODO(connect-reads): memberships and the presence circle are read from PostgreSQL on
+          // every connect; cached in Redis and invalidated on change they would cost a connect
+          // far less, since they change far less often than users connect.
           const [cursors] = await Promise.all([
             services.roomCursors(connection.userId),
             hub.addUser(connection),
