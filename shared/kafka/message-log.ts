@@ -126,30 +126,32 @@ export async function openKafkaMessageLog(
   async function prepare(client: Admin): Promise<void> {
     await client.connect();
     const replicationFactor = settings.replicationFactor;
-    await ensureTopic(
-      client,
-      { topic, partitions: settings.partitions, replicationFactor },
-      logger,
-    );
-    await ensureTopic(
-      client,
-      { topic: settings.dlqTopic, partitions: 1, replicationFactor },
-      logger,
-    );
-    // Leaders can lag the creation (seconds on a broker that has just started and is busy):
-    // caughtUp() must work as soon as open resolves. The open deadline bounds the wait.
+    // Right after a topic is created, by this process or by another starting beside it, its
+    // metadata and leaders lag for a moment (seconds on a broker that has just started and is
+    // busy), and the broker answers "does not host this topic-partition". Each step is retried
+    // until it answers; caughtUp() must work as soon as open resolves. The open deadline
+    // bounds the wait.
     const giveUpAt = Date.now() + settings.openTimeoutMs;
-    for (;;) {
-      try {
-        await fetchEndOffsets(client, topic);
-        return;
-      } catch (error) {
-        if (Date.now() >= giveUpAt) {
-          throw error;
+    const untilAnswered = async (step: () => Promise<unknown>): Promise<void> => {
+      for (;;) {
+        try {
+          await step();
+          return;
+        } catch (error) {
+          if (Date.now() >= giveUpAt) {
+            throw error;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200));
         }
-        await new Promise((resolve) => setTimeout(resolve, 200));
       }
-    }
+    };
+    await untilAnswered(() =>
+      ensureTopic(client, { topic, partitions: settings.partitions, replicationFactor }, logger),
+    );
+    await untilAnswered(() =>
+      ensureTopic(client, { topic: settings.dlqTopic, partitions: 1, replicationFactor }, logger),
+    );
+    await untilAnswered(() => fetchEndOffsets(client, topic));
   }
 
   const stats = createStats();

@@ -338,6 +338,27 @@ describe('kafka log: throughput', { timeout: 120_000 }, () => {
   });
 });
 
+describe('kafka log: several processes opening a new topic at once', { timeout: 60_000 }, () => {
+  it('opens every one of them, whichever created the topic', async (t) => {
+    // Roles started together race to create the topic; the losers must wait for its
+    // metadata instead of failing on "does not host this topic-partition".
+    const options = logOptions('opened-together');
+    const opened = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) =>
+        openKafkaMessageLog({ ...options, clientId: `opener-${i}` }),
+      ),
+    );
+    const logs = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    t.after(() => Promise.all(logs.map((log) => log.close())));
+    assert.deepEqual(
+      opened.flatMap((result) => (result.status === 'rejected' ? [String(result.reason)] : [])),
+      [],
+    );
+    await Promise.all(logs.map((log, i) => log.append([chatMessage(`room-${i}`, 1)])));
+    assert.equal(await countTopicMessages(options.topic), logs.length);
+  });
+});
+
 describe('kafka log: concurrent appends (kafkajs #598)', { timeout: 60_000 }, () => {
   it('resolves 500 concurrent appends, each in the topic exactly once', async (t) => {
     const options = logOptions('concurrent');
