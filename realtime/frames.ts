@@ -14,9 +14,25 @@ const SendFrame = v.object({
 
 const MAX_SYNC_ROOMS = 1000;
 
+/**
+ * Keys that valibot's `record` leaves out of its output without an issue (a guard against
+ * prototype pollution). None is a room id, so a cursor under one is refused like any other key
+ * that is not, instead of vanishing from the sync.
+ */
+const KEYS_RECORD_DROPS = ['__proto__', 'constructor', 'prototype'];
+
+const CursorKeys = v.custom<object>(
+  (input) =>
+    typeof input === 'object' &&
+    input !== null &&
+    !KEYS_RECORD_DROPS.some((key) => Object.hasOwn(input, key)),
+  'cursors must map room ids to seqs',
+);
+
 const SyncFrame = v.object({
   type: v.literal('sync'),
   cursors: v.pipe(
+    CursorKeys,
     v.record(IdSchema, SeqSchema),
     v.check(
       (cursors) => Object.keys(cursors).length <= MAX_SYNC_ROOMS,

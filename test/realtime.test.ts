@@ -271,6 +271,9 @@ describe('sending and live delivery', () => {
       ],
       [{ type: 'send', roomId: dmId, clientMsgId: 'nul', body: 'a\u0000b' }, 'validation_failed'],
       [{ type: 'sync', cursors: { [dmId]: -1 } }, 'validation_failed'],
+      [{ type: 'sync', cursors: JSON.parse('{"__proto__":0}') as object }, 'validation_failed'],
+      [{ type: 'sync', cursors: { constructor: 0 } }, 'validation_failed'],
+      [{ type: 'sync', cursors: [0] }, 'validation_failed'],
       [{ type: 'typing', roomId: dmId }, 'not_member'],
       [{ type: 'read', roomId: dmId, seq: 1 }, 'not_member'],
     ];
